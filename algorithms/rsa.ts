@@ -1,0 +1,167 @@
+/**
+ * RSA through node:crypto: key pairs (RFC 8017), RSASSA-PKCS1-v1_5 signatures (RFC 8017 §8.2,
+ * OIDs RFC 4055 §5 / RFC 3370 §3.2), and key transport for CMS KeyTransRecipientInfo with
+ * RSAES-PKCS1-v1_5 (RFC 8017 §7.2, decryption with implicit rejection) and RSAES-OAEP
+ * (RFC 8017 §7.1, RFC 3560).
+ * Leaves out: RSASSA-PSS (added with the post-quantum registry work), multi-prime keys.
+ * @module
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { RsaEsOaepParams, id_sha1, id_sha256, id_sha384, id_sha512, id_mgf1 } from '@peculiar/asn1-rsa';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { constants, generateKeyPair, privateDecrypt, publicEncrypt, sign, verify } from 'node:crypto';
+import { promisify } from 'node:util';
+import { nativeFromPkcs8, nativeHandle, nativeToPkcs8, publicKeyFromSpki } from '../src/crypto/keys.ts';
+import { rsaesPkcs1v15Decrypt } from '../src/crypto/rsa-pkcs1-decrypt.ts';
+import type { DigestName, KeyTransport, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
+import { CipherError } from '../src/crypto/types.ts';
+import { NODE_DIGEST } from './sha.ts';
+
+/** rsaEncryption { iso(1) member-body(2) us(840) rsadsi(113549) pkcs(1) pkcs-1(1) 1 } */
+export const rsaEncryption = '1.2.840.113549.1.1.1';
+const pkcs1 = (n: number) => `1.2.840.113549.1.1.${n}`;
+const signAsync = promisify(sign);
+const generateAsync = promisify(generateKeyPair);
+
+function rsaBits(spki: Uint8Array): number | undefined {
+  try {
+    const key = publicKeyFromSpki(spki);
+    return key.asymmetricKeyType === 'rsa' ? key.asymmetricKeyDetails?.modulusLength : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const rsaKey = (bits: 2048 | 3072 | 4096): KeyType => {
+  const name = `rsa-${bits}`;
+  return Object.freeze({
+    kind: 'key',
+    name,
+    oids: [], // every RSA size shares rsaEncryption; `matches` tells them apart
+    spkiOid: rsaEncryption,
+    legacy: false,
+    usages: ['sign', 'encrypt'] as const,
+    generate: async () => nativeHandle(name, (await generateAsync('rsa', { modulusLength: bits })).privateKey),
+    importPkcs8(der: Uint8Array): PrivateKeyHandle {
+      const native = nativeFromPkcs8(der);
+      if (native.asymmetricKeyType !== 'rsa' || native.asymmetricKeyDetails?.modulusLength !== bits)
+        throw new RangeError(`not an ${name} private key`);
+      return nativeHandle(name, native);
+    },
+    exportPkcs8: nativeToPkcs8,
+    matches: (spki: Uint8Array) => rsaBits(spki) === bits,
+  });
+};
+
+export const RSA_2048 = rsaKey(2048);
+export const RSA_3072 = rsaKey(3072);
+export const RSA_4096 = rsaKey(4096);
+
+/** Minimum modulus we verify signatures or encrypt with (NIST SP 800-131A). */
+const MIN_BITS = 2048;
+
+const pkcs1Signature = (name: string, oid: string, digest: DigestName | null, legacy = false): SignatureAlgorithm =>
+  Object.freeze({
+    kind: 'signature',
+    name,
+    oids: [oid],
+    legacy,
+    keyOid: rsaEncryption,
+    digest,
+    parameters: 'null',
+    async sign(data: Uint8Array, key: PrivateKeyHandle, d: DigestName) {
+      if (!key.native) throw new TypeError(`${name} needs a node:crypto RSA key`);
+      return new Uint8Array(await signAsync(NODE_DIGEST[digest ?? d], data, key.native));
+    },
+    verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, d: DigestName) {
+      if ((rsaBits(spki) ?? 0) < MIN_BITS) return false;
+      return verify(NODE_DIGEST[digest ?? d], data, publicKeyFromSpki(spki), signature);
+    },
+  });
+
+/**
+ * `rsaEncryption` as a signature algorithm: what RFC 5652 §12.2 / RFC 3370 §3.2 allow in
+ * SignerInfo.signatureAlgorithm, the digest coming from SignerInfo.digestAlgorithm. strongSwan
+ * accepts only this form in a CertRep, so replies are signed with it.
+ */
+export const RSA_PKCS1 = pkcs1Signature('rsaEncryption', rsaEncryption, null);
+export const SHA1_WITH_RSA = pkcs1Signature('sha1WithRSAEncryption', pkcs1(5), 'SHA-1', true);
+export const SHA256_WITH_RSA = pkcs1Signature('sha256WithRSAEncryption', pkcs1(11), 'SHA-256');
+export const SHA384_WITH_RSA = pkcs1Signature('sha384WithRSAEncryption', pkcs1(12), 'SHA-384');
+export const SHA512_WITH_RSA = pkcs1Signature('sha512WithRSAEncryption', pkcs1(13), 'SHA-512');
+
+function encryptTo(spki: Uint8Array, padding: number, cek: Uint8Array, oaepHash?: string): Uint8Array {
+  if ((rsaBits(spki) ?? 0) < MIN_BITS) throw new CipherError('RSA key missing or too small');
+  return new Uint8Array(publicEncrypt({ key: publicKeyFromSpki(spki), padding, oaepHash }, cek));
+}
+
+/** RSAES-PKCS1-v1_5 (RFC 8017 §7.2); what every classical SCEP client uses. */
+export const RSAES_PKCS1_V1_5: KeyTransport = Object.freeze({
+  kind: 'key-transport',
+  name: 'RSAES-PKCS1-v1_5',
+  oids: [rsaEncryption],
+  legacy: false,
+  keyOid: rsaEncryption,
+  parameters: new Uint8Array([0x05, 0x00]),
+  encrypt: (cek: Uint8Array, spki: Uint8Array) => encryptTo(spki, constants.RSA_PKCS1_PADDING, cek),
+  async decrypt(encryptedKey: Uint8Array, key: PrivateKeyHandle) {
+    if (!key.native) throw new CipherError('not an RSA key');
+    // Implicit rejection: a bad ciphertext yields a synthetic key, so the content decryption
+    // fails exactly like any other bad content (no padding oracle).
+    try {
+      return rsaesPkcs1v15Decrypt(key.native, encryptedKey);
+    } catch {
+      throw new CipherError('key transport failed');
+    }
+  },
+});
+
+const OAEP_HASHES: Readonly<Record<string, string>> = Object.freeze({
+  [id_sha1]: 'sha1',
+  [id_sha256]: 'sha256',
+  [id_sha384]: 'sha384',
+  [id_sha512]: 'sha512',
+});
+
+/** RFC 4055 §4.1 RSAES-OAEP-params: SHA-1 / MGF1-SHA-1 when absent; node needs MGF1 hash = hash. */
+function oaepHashOf(parameters: Uint8Array | null): string {
+  if (!parameters || parameters.length === 0 || (parameters[0] === 0x05 && parameters.length === 2)) return 'sha1';
+  const p = AsnConvert.parse(parameters, RsaEsOaepParams);
+  const hash = OAEP_HASHES[p.hashAlgorithm.algorithm];
+  if (!hash || p.maskGenAlgorithm.algorithm !== id_mgf1 || p.pSourceAlgorithm.parameters?.byteLength) throw new CipherError('unsupported OAEP parameters');
+  const mgfHash = AsnConvert.parse(p.maskGenAlgorithm.parameters!, AlgorithmIdentifier).algorithm;
+  if (OAEP_HASHES[mgfHash] !== hash) throw new CipherError('unsupported OAEP parameters');
+  return hash;
+}
+
+const OAEP_SHA256_PARAMS = new Uint8Array(
+  AsnConvert.serialize(
+    new RsaEsOaepParams({
+      hashAlgorithm: new AlgorithmIdentifier({ algorithm: id_sha256, parameters: null }),
+      maskGenAlgorithm: new AlgorithmIdentifier({
+        algorithm: id_mgf1,
+        parameters: AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: id_sha256, parameters: null })),
+      }),
+    }),
+  ),
+);
+
+/** RSAES-OAEP (RFC 8017 §7.1, RFC 3560 §3); we emit SHA-256/MGF1-SHA-256 and accept SHA-1..512. */
+export const RSAES_OAEP: KeyTransport = Object.freeze({
+  kind: 'key-transport',
+  name: 'RSAES-OAEP',
+  oids: [pkcs1(7)],
+  legacy: false,
+  keyOid: rsaEncryption,
+  parameters: OAEP_SHA256_PARAMS,
+  encrypt: (cek: Uint8Array, spki: Uint8Array) => encryptTo(spki, constants.RSA_PKCS1_OAEP_PADDING, cek, 'sha256'),
+  async decrypt(encryptedKey: Uint8Array, key: PrivateKeyHandle, parameters: Uint8Array | null) {
+    if (!key.native) throw new CipherError('not an RSA key');
+    try {
+      const oaepHash = oaepHashOf(parameters);
+      return new Uint8Array(privateDecrypt({ key: key.native, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, encryptedKey));
+    } catch {
+      throw new CipherError('key transport failed');
+    }
+  },
+});

@@ -1,0 +1,227 @@
+/**
+ * Creates or loads the CA and the RA (RFC 8894 §2.1: the RA receives the enveloped requests and
+ * signs CertReps; its certificate is issued by the CA) in a data folder:
+ * `ca.key.pem` / `ra.key.pem` (PKCS#8, mode 0600) and `ca.pem` / `ra.pem`.
+ *
+ * Crash safety: new files are written and fsynced in `.ca-staging/`, which is then renamed to
+ * `.ca-commit/` (the commit point) and its files moved into place; start-up drops a leftover
+ * staging folder and finishes a leftover commit. So a crash leaves either the old files or all
+ * the new ones. An existing CA key or certificate is never overwritten.
+ * Leaves out: CA rollover (GetNextCACert), encrypted key files, HSM keys, two processes
+ * bootstrapping the same folder at once.
+ * @module
+ */
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  AuthorityKeyIdentifier, BasicConstraints, Certificate, KeyIdentifier, KeyUsage, KeyUsageFlags, type Name, SubjectKeyIdentifier,
+  id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_keyUsage, id_ce_subjectKeyIdentifier,
+} from '@peculiar/asn1-x509';
+import type { Registry } from '../crypto/registry.ts';
+import type { PrivateKeyHandle } from '../crypto/types.ts';
+import { equalBytes, parse, serialize } from '../cms/der.ts';
+import { spkiOf } from '../cms/signed-data.ts';
+import { certificateSignatureAlgorithm, extension, keyIdentifierOf, parseName, randomSerial, signCertificate, subjectKeyIdentifier } from './certificate.ts';
+import { caIdentity, endEntityKeyUsage, type CaIdentity } from './issuer.ts';
+import { fromPem, toPem } from './pem.ts';
+
+export interface CaFiles {
+  readonly ca: CaIdentity;
+  /** RA: decrypts requests and signs CertReps; issued by the CA. */
+  readonly ra: CaIdentity;
+}
+
+export interface BootstrapOptions {
+  /** KeyType name for a new CA; default 'rsa-2048'. Ignored when the CA exists. */
+  readonly caKeyType?: string;
+  /** KeyType name for a new RA; default 'rsa-2048'. */
+  readonly raKeyType?: string;
+  /** RFC 4514 subject of a new CA; default "CN=pqscep CA,O=pqscep". */
+  readonly caSubject?: string;
+  /** RFC 4514 subject of a new RA; default "CN=pqscep RA,O=pqscep". */
+  readonly raSubject?: string;
+  /** Validity of a new CA (and at most of the RA) in years; default 10. */
+  readonly validityYears?: number;
+}
+
+/** The data folder holds something we will not touch or cannot use (half a CA, a wrong RA). */
+export class CaFilesError extends Error {
+  override readonly name = 'CaFilesError';
+}
+
+const FILES = Object.freeze({ caKey: 'ca.key.pem', ca: 'ca.pem', raKey: 'ra.key.pem', ra: 'ra.pem' });
+const STAGING = '.ca-staging';
+const COMMIT = '.ca-commit';
+const SKEW_MS = 60_000;
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Moves every file of a committed `.ca-commit/` into place, then removes it (idempotent). */
+async function finishCommit(dir: string): Promise<void> {
+  const commit = join(dir, COMMIT);
+  for (const name of await readdir(commit)) await rename(join(commit, name), join(dir, name));
+  await syncDir(dir);
+  await rmdir(commit);
+}
+
+async function recover(dir: string): Promise<void> {
+  await rm(join(dir, STAGING), { recursive: true, force: true }); // never committed
+  if (await exists(join(dir, COMMIT))) await finishCommit(dir);
+}
+
+/** Writes `files` (name → [text, mode]) all or nothing. */
+async function commitFiles(dir: string, files: Record<string, readonly [string, number]>): Promise<void> {
+  const staging = join(dir, STAGING);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { mode: 0o700 });
+  for (const [name, [text, mode]] of Object.entries(files)) {
+    const fh = await open(join(staging, name), 'wx', mode);
+    try {
+      await fh.chmod(mode); // exact mode whatever the umask
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  await syncDir(staging);
+  await rename(staging, join(dir, COMMIT)); // the commit point
+  await syncDir(dir);
+  await finishCommit(dir);
+}
+
+const pemFiles = (certName: string, keyName: string, id: CaIdentity, registry: Registry) => ({
+  [keyName]: [toPem('PRIVATE KEY', registry.byName('key', id.key.keyType).exportPkcs8(id.key)), 0o600] as const,
+  [certName]: [toPem('CERTIFICATE', id.der), 0o644] as const,
+});
+
+async function newKey(registry: Registry, name: string): Promise<PrivateKeyHandle> {
+  const type = registry.byName('key', name);
+  if (!type.usages.includes('sign')) throw new RangeError(`${name} keys cannot sign; a CA and an RA must`);
+  return type.generate();
+}
+
+const addYears = (d: Date, years: number) => {
+  const out = new Date(d);
+  out.setUTCFullYear(out.getUTCFullYear() + years);
+  return out;
+};
+
+async function createCa(registry: Registry, subject: Name, keyType: string, years: number, now: Date): Promise<CaIdentity> {
+  const key = await newKey(registry, keyType);
+  const certificate = await signCertificate(
+    {
+      subject, issuer: subject, spki: key.spki, serial: randomSerial(), notBefore: new Date(now.getTime() - SKEW_MS), notAfter: addYears(now, years),
+      extensions: [
+        extension(id_ce_basicConstraints, new BasicConstraints({ cA: true }), true), // RFC 5280 §4.2.1.9
+        extension(id_ce_keyUsage, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.digitalSignature), true),
+        // RFC 5280 §4.2.1.1: authorityKeyIdentifier may be omitted in a self-signed certificate.
+        extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(subjectKeyIdentifier(key.spki))),
+      ],
+    },
+    { key, ...certificateSignatureAlgorithm(key, registry) },
+  );
+  return caIdentity(serialize(certificate), key);
+}
+
+async function createRa(registry: Registry, ca: CaIdentity, subject: Name, keyType: string, years: number, now: Date): Promise<CaIdentity> {
+  const key = await newKey(registry, keyType);
+  const caNotAfter = ca.certificate.tbsCertificate.validity.notAfter.getTime();
+  const notAfter = new Date(Math.min(addYears(now, years).getTime(), caNotAfter.getTime()));
+  const certificate = await signCertificate(
+    {
+      subject, issuer: ca.certificate.tbsCertificate.subject, spki: key.spki, serial: randomSerial(),
+      notBefore: new Date(now.getTime() - SKEW_MS), notAfter,
+      extensions: [
+        extension(id_ce_basicConstraints, new BasicConstraints({ cA: false }), true),
+        // digitalSignature (CertRep) + keyEncipherment (requests are enveloped to it) when the key type can.
+        extension(id_ce_keyUsage, endEntityKeyUsage(key.spki, registry), true),
+        extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(subjectKeyIdentifier(key.spki))),
+        extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifierOf(ca.certificate)) })),
+      ],
+    },
+    { key: ca.key, ...certificateSignatureAlgorithm(ca.key, registry) },
+  );
+  return caIdentity(serialize(certificate), key);
+}
+
+function onePem(text: string, label: string, file: string): Uint8Array {
+  const blocks = fromPem(text).filter((b) => b.label === label);
+  if (blocks.length !== 1) throw new CaFilesError(`${file}: expected exactly one ${label} block`);
+  return blocks[0].der;
+}
+
+function parseCertificate(der: Uint8Array, file: string): Certificate {
+  try {
+    return parse(der, Certificate, file);
+  } catch (err) {
+    throw new CaFilesError(`${file}: not a certificate`, { cause: err });
+  }
+}
+
+async function loadIdentity(dir: string, certFile: string, keyFile: string, registry: Registry): Promise<CaIdentity> {
+  const der = onePem(await readFile(join(dir, certFile), 'utf8'), 'CERTIFICATE', certFile);
+  const keyDer = onePem(await readFile(join(dir, keyFile), 'utf8'), 'PRIVATE KEY', keyFile);
+  const spki = spkiOf(parseCertificate(der, certFile));
+  const keyType = registry.list('key').find((k) => k.matches(spki));
+  if (!keyType) throw new CaFilesError(`${certFile}: its key type is not enabled in the registry`);
+  try {
+    return caIdentity(der, keyType.importPkcs8(keyDer));
+  } catch (err) {
+    throw new CaFilesError(`${keyFile} is not the private key of ${certFile}`, { cause: err });
+  }
+}
+
+/** True when `cert` names `ca` as issuer and its signature verifies with the CA key. */
+function issuedBy(cert: Certificate, ca: CaIdentity, registry: Registry): boolean {
+  if (!equalBytes(serialize(cert.tbsCertificate.issuer), serialize(ca.certificate.tbsCertificate.subject))) return false;
+  try {
+    const alg = registry.byOid('signature', cert.signatureAlgorithm.algorithm);
+    const tbs = new Uint8Array(cert.tbsCertificateRaw ?? serialize(cert.tbsCertificate));
+    // Same digest choice as certificateSignatureAlgorithm for digest-free algorithms.
+    return alg.verify(new Uint8Array(cert.signatureValue), tbs, spkiOf(ca.certificate), alg.digest ?? 'SHA-512');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads the CA and RA from `dir`, creating what is missing: both when there is no CA (then
+ * `created` is true), or a new RA from the existing CA when the RA files are missing or the RA
+ * certificate has expired. Throws CaFilesError for half a CA (a key without its certificate or
+ * the reverse), a key that does not match its certificate, or an RA the CA did not issue.
+ */
+export async function loadOrCreateCa(dir: string, registry: Registry, opts: BootstrapOptions = {}): Promise<CaFiles & { created: boolean }> {
+  const now = new Date();
+  const years = opts.validityYears ?? 10;
+  const raSubject = parseName(opts.raSubject ?? 'CN=pqscep RA,O=pqscep');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await recover(dir);
+  const [hasCa, hasCaKey, hasRa, hasRaKey] = await Promise.all([FILES.ca, FILES.caKey, FILES.ra, FILES.raKey].map((f) => exists(join(dir, f))));
+
+  if (!hasCa && !hasCaKey) {
+    const ca = await createCa(registry, parseName(opts.caSubject ?? 'CN=pqscep CA,O=pqscep'), opts.caKeyType ?? 'rsa-2048', years, now);
+    const ra = await createRa(registry, ca, raSubject, opts.raKeyType ?? 'rsa-2048', years, now);
+    await commitFiles(dir, { ...pemFiles(FILES.ra, FILES.raKey, ra, registry), ...pemFiles(FILES.ca, FILES.caKey, ca, registry) });
+    return { ca, ra, created: true };
+  }
+  if (!hasCa || !hasCaKey) throw new CaFilesError(`${dir}: ${hasCa ? FILES.caKey : FILES.ca} is missing; restore it or remove ${hasCa ? FILES.ca : FILES.caKey}`);
+  const ca = await loadIdentity(dir, FILES.ca, FILES.caKey, registry);
+
+  let ra = hasRa && hasRaKey ? await loadIdentity(dir, FILES.ra, FILES.raKey, registry) : undefined;
+  if (ra && !issuedBy(ra.certificate, ca, registry)) throw new CaFilesError(`${FILES.ra} was not issued by ${FILES.ca}; remove ${FILES.ra} and ${FILES.raKey} to have a new RA issued`);
+  if (!ra || ra.certificate.tbsCertificate.validity.notAfter.getTime() <= now) {
+    ra = await createRa(registry, ca, raSubject, opts.raKeyType ?? 'rsa-2048', years, now);
+    await commitFiles(dir, pemFiles(FILES.ra, FILES.raKey, ra, registry));
+  }
+  return { ca, ra, created: false };
+}

@@ -1,0 +1,170 @@
+/**
+ * PKCS#10 certification requests (RFC 2986 §4) as SCEP carries them (RFC 8894 §3.3.1): parse,
+ * read the PKCS#9 attributes a SCEP client sends (challengePassword RFC 2985 §5.4.1,
+ * extensionRequest §5.4.2, smimeCapabilities RFC 8551 §2.5.2), and check the self-signature
+ * (proof of possession, RFC 2986 §3 step 3) with an algorithm from the registry.
+ * Leaves out: policy (which subjects, SANs, keys or challenges are acceptable), Microsoft's
+ * msCertExtensions attribute, signature algorithms whose parameters matter (RSASSA-PSS).
+ * @module
+ */
+import { CertificationRequest } from '@peculiar/asn1-csr';
+import { ExtensionRequest, SMIMECapabilities } from '@peculiar/asn1-pkcs9';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AttributeValue, type Extension, type Name, SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
+import type { Registry } from '../crypto/registry.ts';
+import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import { equalBytes, octets, serialize } from '../cms/der.ts';
+import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
+import { spkiAlgorithmOid } from '../cms/signed-data.ts';
+import { nameToString } from './certificate.ts';
+
+export const CsrFailure = Object.freeze({
+  /** Not a PKCS#10 request, or an attribute/extension that does not decode. */
+  malformed: 'malformed',
+  /** A signature algorithm the registry does not enable, or one that does not fit the key. */
+  badAlg: 'badAlg',
+  /** The self-signature does not verify: no proof of possession. */
+  badSignature: 'badSignature',
+} as const);
+export type CsrFailureName = keyof typeof CsrFailure;
+
+/** Why a CSR was rejected; the SCEP layer maps `failure` to failInfo. The message is for logs. */
+export class CsrError extends Error {
+  override readonly name = 'CsrError';
+  constructor(readonly failure: CsrFailureName, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+export interface CsrInfo {
+  /** The request as received. */
+  readonly der: Uint8Array;
+  readonly request: CertificationRequest;
+  /** certificationRequestInfo exactly as received: the bytes the signature covers. */
+  readonly certificationRequestInfo: Uint8Array;
+  readonly subject: Name;
+  /** RFC 4514 string (last RDN first), e.g. "CN=dev1,O=Acme". */
+  readonly subjectString: string;
+  /** DER SubjectPublicKeyInfo, verbatim. */
+  readonly spki: Uint8Array;
+  readonly challengePassword?: string;
+  /** Extensions from the extensionRequest attribute. */
+  readonly extensions: readonly Extension[];
+  /** "DNS:x" | "IP:1.2.3.4" | "email:x" | "URI:x" from the requested subjectAltName; other kinds are dropped. */
+  readonly sans: readonly string[];
+  /** Capability OIDs of an smimeCapabilities attribute, in the client's order of preference. */
+  readonly smimeCiphers: readonly string[];
+}
+
+const malformed = (message: string, cause?: unknown) => new CsrError('malformed', message, cause ? { cause } : undefined);
+
+function decode<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: string): T {
+  try {
+    return AsnConvert.parse(der, type);
+  } catch (err) {
+    throw malformed(`${what}: ${(err as Error).message}`, err);
+  }
+}
+
+/** The original encodings of certificationRequestInfo and its subjectPKInfo (asn1js keeps them). */
+function originalParts(der: Uint8Array): { info: Uint8Array; spki: Uint8Array } {
+  const { offset, result } = asn1js.fromBER(der);
+  if (offset !== der.length || !(result instanceof asn1js.Sequence)) throw malformed('not a single DER/BER SEQUENCE');
+  const info = result.valueBlock.value[0];
+  const spki = info instanceof asn1js.Sequence ? info.valueBlock.value[2] : undefined;
+  if (!info || !spki) throw malformed('certificationRequestInfo is incomplete');
+  return { info: new Uint8Array(info.valueBeforeDecodeView), spki: new Uint8Array(spki.valueBeforeDecodeView) };
+}
+
+/** Values of the single attribute of `type`; a repeated attribute is malformed (RFC 2985 §5.4: single-valued). */
+function singleValue(request: CertificationRequest, type: string): ArrayBuffer | undefined {
+  const found = (request.certificationRequestInfo.attributes ?? []).filter((a) => a.type === type);
+  if (found.length === 0) return undefined;
+  if (found.length > 1 || found[0].values.length !== 1) throw malformed(`attribute ${type} must occur once with one value`);
+  return found[0].values[0];
+}
+
+/** GeneralName kinds we carry over, with their OpenSSL-style prefixes (RFC 5280 §4.2.1.6). */
+function sansOf(extensions: readonly Extension[]): string[] {
+  const ext = extensions.find((e) => e.extnID === id_ce_subjectAltName);
+  if (!ext) return [];
+  return decode(octets(ext.extnValue), SubjectAlternativeName, 'subjectAltName').flatMap((gn) => {
+    if (gn.dNSName !== undefined) return [`DNS:${gn.dNSName}`];
+    if (gn.iPAddress !== undefined) return [`IP:${gn.iPAddress}`];
+    if (gn.rfc822Name !== undefined) return [`email:${gn.rfc822Name}`];
+    if (gn.uniformResourceIdentifier !== undefined) return [`URI:${gn.uniformResourceIdentifier}`];
+    return [];
+  });
+}
+
+/** Parses a PKCS#10 request; throws CsrError('malformed'). Does not check the signature. */
+export function parseCsr(der: Uint8Array): CsrInfo {
+  const original = originalParts(der);
+  const request = decode(der, CertificationRequest, 'CertificationRequest');
+  const info = request.certificationRequestInfo;
+  if (info.version !== 0) throw malformed(`unknown CertificationRequestInfo version ${info.version}`); // RFC 2986 §4.1: v1(0)
+  // The issued certificate must carry this key byte for byte, so it must already be DER.
+  if (!equalBytes(serialize(info.subjectPKInfo), original.spki)) throw malformed('subjectPKInfo is not DER');
+
+  const challenge = singleValue(request, id_challengePassword);
+  let challengePassword: string | undefined;
+  if (challenge) {
+    // RFC 2985 §5.4.1: DirectoryString; IA5String is accepted too (seen from old clients).
+    const v = decode(challenge, AttributeValue, 'challengePassword');
+    challengePassword = v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.bmpString ?? v.universalString;
+    if (challengePassword === undefined) throw malformed('challengePassword is not a string');
+  }
+
+  const extReq = singleValue(request, id_extensionRequest);
+  const extensions = extReq ? [...decode(extReq, ExtensionRequest, 'extensionRequest')] : [];
+  if (new Set(extensions.map((e) => e.extnID)).size !== extensions.length) throw malformed('extensionRequest repeats an extension');
+
+  const smime = singleValue(request, id_smimeCapabilities);
+  const smimeCiphers = smime ? decode(smime, SMIMECapabilities, 'smimeCapabilities').map((c) => c.algorithm) : [];
+
+  let subjectString: string;
+  try {
+    subjectString = nameToString(info.subject);
+  } catch (err) {
+    throw malformed('subject cannot be printed', err);
+  }
+  return Object.freeze({
+    der,
+    request,
+    certificationRequestInfo: original.info,
+    subject: info.subject,
+    subjectString,
+    spki: original.spki,
+    ...(challengePassword !== undefined ? { challengePassword } : {}),
+    extensions: Object.freeze(extensions),
+    sans: Object.freeze(sansOf(extensions)),
+    smimeCiphers: Object.freeze(smimeCiphers),
+  });
+}
+
+/**
+ * Checks the self-signature over certificationRequestInfo as received (RFC 2986 §4.2).
+ * Throws CsrError('badAlg') for an algorithm the registry does not enable or that does not
+ * match the key, CsrError('badSignature') when it does not verify.
+ */
+export function verifyCsr(csr: CsrInfo, registry: Registry): void {
+  const oid = csr.request.signatureAlgorithm.algorithm;
+  let alg;
+  try {
+    alg = registry.byOid('signature', oid);
+  } catch (err) {
+    if (err instanceof UnsupportedAlgorithmError) throw new CsrError('badAlg', `CSR signature: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const keyOid = spkiAlgorithmOid(csr.spki);
+  if (keyOid !== alg.keyOid) throw new CsrError('badAlg', `${alg.name} cannot be made with a ${keyOid} key`);
+  let ok = false;
+  try {
+    // NOTE: algorithms whose OID does not fix the digest (digest null) are checked with SHA-256.
+    ok = alg.verify(new Uint8Array(csr.request.signature), csr.certificationRequestInfo, csr.spki, alg.digest ?? 'SHA-256');
+  } catch {
+    ok = false; // an unusable key (e.g. bad modulus) is no proof of possession
+  }
+  if (!ok) throw new CsrError('badSignature', 'CSR signature does not verify');
+}

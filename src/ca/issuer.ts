@@ -1,0 +1,115 @@
+/**
+ * Issues an end-entity certificate for a parsed, verified PKCS#10 request (RFC 5280 §4.1,
+ * extensions §4.2.1): the client's subject and public key verbatim, SANs from its
+ * subjectAltName request, and a fixed end-entity profile (basicConstraints cA=false, keyUsage
+ * from the key type's abilities, extendedKeyUsage from policy, SKI/AKI, optional CRL DP).
+ * Leaves out: deciding whether to issue (src/policy/), other requested extensions (dropped on
+ * purpose, a client does not choose its own key usage), storing the certificate.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import {
+  AuthorityKeyIdentifier, BasicConstraints, Certificate, CRLDistributionPoints, DistributionPoint,
+  DistributionPointName, ExtendedKeyUsage, type Extension, GeneralName, KeyIdentifier, KeyUsage, KeyUsageFlags,
+  SubjectAlternativeName, SubjectKeyIdentifier, id_ce_authorityKeyIdentifier, id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier,
+  id_kp_clientAuth,
+} from '@peculiar/asn1-x509';
+import type { Registry } from '../crypto/registry.ts';
+import type { PrivateKeyHandle } from '../crypto/types.ts';
+import { equalBytes, parse, serialize } from '../cms/der.ts';
+import { spkiOf } from '../cms/signed-data.ts';
+import { certificateSignatureAlgorithm, extension, keyIdentifierOf, signCertificate, subjectKeyIdentifier } from './certificate.ts';
+import type { CsrInfo } from './csr.ts';
+
+export interface IssuancePolicy {
+  readonly validityDays: number;
+  /** Key purpose OIDs; an empty list omits the extension. Profiles default to DEFAULT_EXTENDED_KEY_USAGE. */
+  readonly extendedKeyUsage: readonly string[];
+  /** URI put in cRLDistributionPoints (RFC 5280 §4.2.1.13). */
+  readonly crlDistributionPoint?: string;
+}
+
+/** id-kp-clientAuth (RFC 5280 §4.2.1.12): what SCEP-enrolled devices use their certificates for. */
+export const DEFAULT_EXTENDED_KEY_USAGE: readonly string[] = Object.freeze([id_kp_clientAuth]);
+
+export interface CaIdentity {
+  readonly certificate: Certificate;
+  readonly der: Uint8Array;
+  readonly key: PrivateKeyHandle;
+  /** Lowercase hex SHA-256 of `der` (what GetCACert clients pin). */
+  readonly fingerprint: string;
+}
+
+/**
+ * A CaIdentity from a certificate's DER and its private key; throws RangeError when the key
+ * does not belong to the certificate, CmsError('malformed') when the DER is not a certificate.
+ */
+export function caIdentity(der: Uint8Array, key: PrivateKeyHandle): CaIdentity {
+  const certificate = parse(der, Certificate, 'certificate');
+  if (!equalBytes(spkiOf(certificate), key.spki)) throw new RangeError('private key does not match the certificate');
+  const fingerprint = createHash('sha256').update(der).digest('hex');
+  return Object.freeze({ certificate, der, key, fingerprint });
+}
+
+/** Clock skew allowance: notBefore is this far in the past (devices with slow clocks). */
+const SKEW_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** keyUsage bits for an end entity (RFC 5280 §4.2.1.3): sign always, keyEncipherment for keys that can receive a CEK. */
+export function endEntityKeyUsage(spki: Uint8Array, registry: Registry): KeyUsage {
+  const keyType = registry.list('key').find((k) => k.matches(spki));
+  const encrypt = keyType?.usages.includes('encrypt') ?? false;
+  return new KeyUsage(KeyUsageFlags.digitalSignature | (encrypt ? KeyUsageFlags.keyEncipherment : 0));
+}
+
+/** The requested SANs we carry over (RFC 5280 §4.2.1.6), as GeneralNames. */
+function generalNames(sans: readonly string[]): GeneralName[] {
+  return sans.flatMap((san) => {
+    const i = san.indexOf(':');
+    const kind = san.slice(0, i);
+    const value = san.slice(i + 1);
+    if (kind === 'DNS') return [new GeneralName({ dNSName: value })];
+    if (kind === 'IP') return [new GeneralName({ iPAddress: value })];
+    if (kind === 'email') return [new GeneralName({ rfc822Name: value })];
+    if (kind === 'URI') return [new GeneralName({ uniformResourceIdentifier: value })];
+    return [];
+  });
+}
+
+/**
+ * Issues a certificate for `csr` (already verified and authorised). Validity runs from
+ * `now` - 60 s to `now` + validityDays, cut at the CA's own notAfter (RFC 5280 §6.1.3 would
+ * reject the rest). Key types the registry does not know get keyUsage digitalSignature only.
+ */
+export async function issueCertificate(
+  csr: CsrInfo, ca: CaIdentity, policy: IssuancePolicy, registry: Registry, serial: Uint8Array, now: Date = new Date(),
+): Promise<{ certificate: Certificate; der: Uint8Array }> {
+  const caNotAfter = ca.certificate.tbsCertificate.validity.notAfter.getTime();
+  const notAfter = new Date(Math.min(now.getTime() + policy.validityDays * DAY_MS, caNotAfter.getTime()));
+  const notBefore = new Date(now.getTime() - SKEW_MS);
+  if (notAfter <= notBefore) throw new RangeError('the CA certificate has expired');
+
+  const extensions: Extension[] = [
+    extension(id_ce_basicConstraints, new BasicConstraints({ cA: false }), true),
+    extension(id_ce_keyUsage, endEntityKeyUsage(csr.spki, registry), true),
+  ];
+  if (policy.extendedKeyUsage.length) extensions.push(extension(id_ce_extKeyUsage, new ExtendedKeyUsage([...policy.extendedKeyUsage])));
+  extensions.push(
+    extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(subjectKeyIdentifier(csr.spki))),
+    extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifierOf(ca.certificate)) })),
+  );
+  const names = generalNames(csr.sans);
+  // RFC 5280 §4.2.1.6: with an empty subject, subjectAltName is critical.
+  if (names.length) extensions.push(extension(id_ce_subjectAltName, new SubjectAlternativeName(names), csr.subject.length === 0));
+  if (policy.crlDistributionPoint) {
+    const fullName = [new GeneralName({ uniformResourceIdentifier: policy.crlDistributionPoint })];
+    extensions.push(extension(id_ce_cRLDistributionPoints, new CRLDistributionPoints([new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName }) })])));
+  }
+
+  const certificate = await signCertificate(
+    { subject: csr.subject, issuer: ca.certificate.tbsCertificate.subject, spki: csr.spki, serial, notBefore, notAfter, extensions },
+    { key: ca.key, ...certificateSignatureAlgorithm(ca.key, registry) },
+  );
+  return { certificate, der: serialize(certificate) };
+}

@@ -1,0 +1,93 @@
+/**
+ * `pqscep enroll`, `pqscep renew` and `pqscep caps`: the reference client on the command line.
+ * enroll writes key.pem, cert.pem and ca.pem into --out (and every request/reply as DER into
+ * --save-messages); renew signs a RenewalReq with the current certificate. Exit code 0 only
+ * when a certificate was issued.
+ * @module
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALGORITHMS } from '../../algorithms/index.ts';
+import { fromPem, toPem } from '../ca/pem.ts';
+import { enroll } from '../client/enroll.ts';
+import { getCaps } from '../client/http.ts';
+import { serialize } from '../cms/der.ts';
+import { createRegistry } from '../crypto/registry.ts';
+import type { PrivateKeyHandle } from '../crypto/types.ts';
+import { nameToString } from '../ca/certificate.ts';
+
+export interface EnrollFlags {
+  url: string; challenge?: string; subject?: string; keyAlg: string; san?: string[]; out: string;
+  saveMessages?: string; get?: boolean; timeout: string; cert?: string; key?: string; reuseKey?: boolean;
+}
+
+// The client accepts every registered algorithm, legacy ones included, to talk to old servers.
+const registry = () => createRegistry(ALGORITHMS, { allowLegacy: true });
+
+function saver(dir: string | undefined) {
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  return (name: string, der: Uint8Array) => writeFileSync(join(dir, name), der);
+}
+
+function write(out: string, key: PrivateKeyHandle, cert: Certificate, cas: readonly Certificate[], reg: ReturnType<typeof registry>) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'key.pem'), toPem('PRIVATE KEY', reg.byName('key', key.keyType).exportPkcs8(key)), { mode: 0o600 });
+  writeFileSync(join(out, 'cert.pem'), toPem('CERTIFICATE', serialize(cert)));
+  writeFileSync(join(out, 'ca.pem'), cas.map((c) => toPem('CERTIFICATE', serialize(c))).join(''));
+}
+
+function keyTypeOf(reg: ReturnType<typeof registry>, name: string) {
+  const keyType = reg.list('key').find((k) => k.name === name);
+  if (!keyType) throw new Error(`unknown --key-alg ${name}; choose one of: ${reg.list('key').filter((k) => k.usages.includes('sign')).map((k) => k.name).join(', ')}`);
+  return keyType;
+}
+
+export async function enrollCommand(flags: EnrollFlags): Promise<void> {
+  if (!flags.subject) throw new Error('--subject is required, e.g. --subject "CN=device-1"');
+  const reg = registry();
+  const key = await keyTypeOf(reg, flags.keyAlg).generate();
+  const result = await enroll({
+    url: flags.url, registry: reg, key, subject: flags.subject, challenge: flags.challenge, sans: flags.san,
+    method: flags.get ? 'GET' : undefined, timeoutMs: Number(flags.timeout) * 1000, save: saver(flags.saveMessages),
+    onPending: (n) => process.stderr.write(`request pending approval (poll ${n})...\n`),
+  });
+  write(flags.out, key, result.certificate, result.caCertificates, reg);
+  process.stdout.write(`issued ${nameToString(result.certificate.tbsCertificate.subject)} serial ${Buffer.from(result.certificate.tbsCertificate.serialNumber).toString('hex')} -> ${flags.out}/cert.pem\n`);
+}
+
+function loadKey(reg: ReturnType<typeof registry>, path: string): PrivateKeyHandle {
+  const der = fromPem(readFileSync(path, 'utf8'))[0]?.der;
+  if (!der) throw new Error(`${path} holds no PEM private key`);
+  for (const keyType of reg.list('key')) {
+    try {
+      return keyType.importPkcs8(der);
+    } catch {
+      // not this type
+    }
+  }
+  throw new Error(`${path}: private key of an unsupported type`);
+}
+
+export async function renewCommand(flags: EnrollFlags): Promise<void> {
+  if (!flags.cert || !flags.key) throw new Error('renew needs --cert and --key of the current certificate');
+  const reg = registry();
+  const certDer = fromPem(readFileSync(flags.cert, 'utf8'))[0]?.der;
+  if (!certDer) throw new Error(`${flags.cert} holds no PEM certificate`);
+  const certificate = AsnConvert.parse(certDer, Certificate);
+  const oldKey = loadKey(reg, flags.key);
+  const key = flags.reuseKey ? oldKey : await keyTypeOf(reg, flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg).generate();
+  const subject = flags.subject ?? nameToString(certificate.tbsCertificate.subject);
+  const result = await enroll({
+    url: flags.url, registry: reg, key, subject, challenge: flags.challenge, renew: { certificate, key: oldKey },
+    method: flags.get ? 'GET' : undefined, timeoutMs: Number(flags.timeout) * 1000, save: saver(flags.saveMessages),
+  });
+  write(flags.out, key, result.certificate, result.caCertificates, reg);
+  process.stdout.write(`renewed ${subject} -> ${flags.out}/cert.pem\n`);
+}
+
+export async function capsCommand(flags: { url: string }): Promise<void> {
+  process.stdout.write(`${(await getCaps(flags.url)).join('\n')}\n`);
+}

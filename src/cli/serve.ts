@@ -1,0 +1,38 @@
+/**
+ * `pqscep serve`: validate settings (flags over PQSCEP_* variables over defaults), start the
+ * server, print where it listens, the challenge and one command to enroll, and shut down
+ * cleanly on SIGINT/SIGTERM (in-flight requests finish; the store closes).
+ * @module
+ */
+import { configFromEnv, parseConfig } from '../config.ts';
+import { startServer } from '../server.ts';
+
+export interface ServeFlags {
+  port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
+  approval?: string; maxMessageBytes?: string; validityDays?: string; logLevel?: string;
+}
+
+export async function serve(flags: ServeFlags): Promise<void> {
+  const config = parseConfig({
+    ...configFromEnv(),
+    port: flags.port, host: flags.host, dataDir: flags.data, challenge: flags.challenge,
+    allowLegacy: flags.allowLegacy || undefined, approval: flags.approval, maxMessageBytes: flags.maxMessageBytes,
+    validityDays: flags.validityDays, logLevel: flags.logLevel,
+  });
+  const server = await startServer(config);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (server.created) out(`created a new CA in ${config.dataDir}`);
+  out(`listening on ${server.url}`);
+  out(`challenge password: ${server.challenge}`);
+  out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);
+  if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,192 @@
+/**
+ * CMS SignedData (RFC 5652 §5) as SCEP uses it: parse (BER accepted), find the signer's
+ * certificate, verify one SignerInfo with signed attributes (§5.4, §11.1-11.2), sign content
+ * with signed attributes, and build the degenerate certs-only form (§5.2, RFC 8894 §3.4).
+ * Leaves out: counter-signatures, SignerInfos without signed attributes (SCEP always has them),
+ * attribute certificates.
+ * @module
+ */
+import { Attribute, CertificateChoices, CertificateSet, ContentInfo, EncapsulatedContent, EncapsulatedContentInfo, IssuerAndSerialNumber, SignerIdentifier, SignerInfo, SignerInfos, DigestAlgorithmIdentifiers } from '@peculiar/asn1-cms';
+import { AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, CertificateList } from '@peculiar/asn1-x509';
+import type { Registry } from '../crypto/registry.ts';
+import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
+import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import { equalBytes, octets, octetsFromBer, parse, serialize } from './der.ts';
+import { CmsError } from './errors.ts';
+import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
+import { Attributes, CmsSignedData, RevocationInfoChoice, RevocationInfoChoices } from './schema.ts';
+
+export interface ParsedSignedData {
+  readonly signedData: CmsSignedData;
+  /** eContent octets, or undefined when absent (degenerate / FAILURE replies). */
+  readonly content: Uint8Array | undefined;
+  readonly contentType: string;
+  readonly certificates: readonly Certificate[];
+  readonly crls: readonly CertificateList[];
+}
+
+/** Parses a ContentInfo and returns its content after checking the content type. */
+export function parseContentInfo(der: Uint8Array, expected: readonly string[]): { contentType: string; content: ArrayBuffer } {
+  const ci = parse(der, ContentInfo, 'ContentInfo');
+  if (!expected.includes(ci.contentType)) throw new CmsError('malformed', `content type ${ci.contentType} is not ${expected.join(' or ')}`);
+  return { contentType: ci.contentType, content: ci.content };
+}
+
+export function parseSignedData(der: Uint8Array): ParsedSignedData {
+  const signedData = parse(parseContentInfo(der, [id_signedData]).content, CmsSignedData, 'SignedData');
+  const eci = signedData.encapContentInfo;
+  let content: Uint8Array | undefined;
+  if (eci.eContent?.single) content = octets(eci.eContent.single);
+  else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
+  const certificates = (signedData.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
+  const crls = ((signedData.crls ?? []) as RevocationInfoChoice[]).flatMap((c) => (c.crl ? [c.crl] : []));
+  return { signedData, content, contentType: eci.eContentType, certificates, crls };
+}
+
+/** The certificate a SignerInfo names (RFC 5652 §5.3 sid), from the SignedData's certificates. */
+export function findSignerCertificate(sd: ParsedSignedData, signer: SignerInfo): Certificate | undefined {
+  return sd.certificates.find((cert) => identifies(signer.sid, cert));
+}
+
+/** True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. */
+export function identifies(id: SignerIdentifier, cert: Certificate): boolean {
+  const ias = id.issuerAndSerialNumber;
+  if (ias) {
+    const tbs = cert.tbsCertificate;
+    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(serialize(ias.issuer), serialize(tbs.issuer));
+  }
+  if (id.subjectKeyIdentifier) {
+    const ski = subjectKeyIdentifierOf(cert);
+    return ski !== undefined && equalBytes(octets(id.subjectKeyIdentifier), ski);
+  }
+  return false;
+}
+
+const id_ce_subjectKeyIdentifier = '2.5.29.14';
+function subjectKeyIdentifierOf(cert: Certificate): Uint8Array | undefined {
+  const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
+  return ext ? octetsFromBer(octets(ext.extnValue)) : undefined;
+}
+
+export const spkiOf = (cert: Certificate): Uint8Array => serialize(cert.tbsCertificate.subjectPublicKeyInfo);
+
+export function attributeValues(attrs: readonly Attribute[] | undefined, type: string): ArrayBuffer[] {
+  return attrs?.find((a) => a.attrType === type)?.attrValues ?? [];
+}
+
+export interface VerifiedSigner {
+  readonly digest: Digest;
+  readonly signature: SignatureAlgorithm;
+}
+
+function lookup<T>(fn: () => T, what: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof UnsupportedAlgorithmError) throw new CmsError('badAlg', `${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Verifies `signer` over `content` with the key in `spki` (RFC 5652 §5.4, §5.6): the
+ * content-type and message-digest attributes must match, and the signature must verify over
+ * the DER SET OF signed attributes.
+ */
+export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki: Uint8Array, registry: Registry): VerifiedSigner {
+  const digest = lookup(() => registry.byOid('digest', signer.digestAlgorithm.algorithm), 'digestAlgorithm');
+  const signature = lookup(() => registry.byOid('signature', signer.signatureAlgorithm.algorithm), 'signatureAlgorithm');
+  const attrs = signer.signedAttrs;
+  if (!attrs?.length) throw new CmsError('malformed', 'SignerInfo has no signed attributes');
+  const [ct] = attributeValues(attrs, id_contentType);
+  if (!ct || !equalBytes(ct, serialize(new ContentTypeValue(sd.contentType)))) throw new CmsError('badSignature', 'content-type attribute does not match');
+  const [md] = attributeValues(attrs, id_messageDigest);
+  if (!md || !equalBytes(octetsFromBer(md), digest.hash(sd.content ?? new Uint8Array(0))))
+    throw new CmsError('badSignature', 'message-digest attribute does not match the content');
+  const spkiAlg = parse(spki, SpkiAlgorithm, 'SubjectPublicKeyInfo').algorithm.algorithm;
+  if (spkiAlg !== signature.keyOid) throw new CmsError('badAlg', `${signature.name} cannot be made with a ${spkiAlg} key`);
+  // RFC 5652 §5.4: the signature covers the DER of SignedAttrs with an EXPLICIT SET OF tag.
+  const signedBytes = serialize(new Attributes(attrs));
+  if (!signature.verify(octets(signer.signature), signedBytes, spki, digest.name)) throw new CmsError('badSignature', 'signature does not verify');
+  return { digest, signature };
+}
+
+@AsnType({ type: AsnTypeTypes.Choice })
+class ContentTypeValue {
+  @AsnProp({ type: AsnPropTypes.ObjectIdentifier }) public value: string;
+  constructor(value = '') {
+    this.value = value;
+  }
+}
+
+/** Just enough of SubjectPublicKeyInfo to read its algorithm without decoding the key. */
+class SpkiAlgorithm {
+  @AsnProp({ type: AlgorithmIdentifier }) public algorithm = new AlgorithmIdentifier();
+  @AsnProp({ type: AsnPropTypes.Any }) public subjectPublicKey = new ArrayBuffer(0);
+}
+
+export const spkiAlgorithmOid = (spki: Uint8Array): string => parse(spki, SpkiAlgorithm, 'SubjectPublicKeyInfo').algorithm.algorithm;
+
+export interface SignOptions {
+  /** eContent; omitted for CertRep FAILURE/PENDING (RFC 8894 §3.3.2: no content). */
+  readonly content?: Uint8Array;
+  readonly signerCertificate: Certificate;
+  readonly key: PrivateKeyHandle;
+  readonly signature: SignatureAlgorithm;
+  readonly digest: Digest;
+  /** Extra signed attributes (SCEP attributes); contentType and messageDigest are added here. */
+  readonly attributes: readonly Attribute[];
+  readonly certificates?: readonly Certificate[];
+}
+
+const algorithmId = (oid: string, parameters: 'null' | 'absent') =>
+  new AlgorithmIdentifier({ algorithm: oid, parameters: parameters === 'null' ? null : undefined });
+
+/** Signs `content` (RFC 5652 §5.4-5.5) and returns the DER ContentInfo. */
+export async function signData(o: SignOptions): Promise<Uint8Array> {
+  const content = o.content ?? new Uint8Array(0);
+  const attrs = [
+    new Attribute({ attrType: id_contentType, attrValues: [serialize(new ContentTypeValue(id_data)).slice().buffer] }),
+    new Attribute({ attrType: id_messageDigest, attrValues: [serialize(new OctetString(o.digest.hash(content))).slice().buffer] }),
+    ...o.attributes,
+  ];
+  const digestName: DigestName = o.signature.digest ?? o.digest.name;
+  const sig = await o.signature.sign(serialize(new Attributes(attrs)), o.key, digestName);
+  const tbs = o.signerCertificate.tbsCertificate;
+  const signerInfo = new SignerInfo({
+    version: 1,
+    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
+    digestAlgorithm: algorithmId(o.digest.oids[0], 'absent'),
+    signedAttrs: attrs,
+    signatureAlgorithm: algorithmId(o.signature.oids[0], o.signature.parameters),
+    signature: new OctetString(sig),
+  });
+  const sd = new CmsSignedData({
+    version: 1,
+    digestAlgorithms: new DigestAlgorithmIdentifiers([algorithmId(o.digest.oids[0], 'absent')]),
+    encapContentInfo: new EncapsulatedContentInfo({
+      eContentType: id_data,
+      eContent: o.content ? new EncapsulatedContent({ single: new OctetString(o.content) }) : undefined,
+    }),
+    certificates: o.certificates?.length ? new CertificateSet(o.certificates.map((certificate) => new CertificateChoices({ certificate }))) : undefined,
+    signerInfos: new SignerInfos([signerInfo]),
+  });
+  return wrap(id_signedData, sd);
+}
+
+/** Degenerate certs-only SignedData (RFC 5652 §5.2; RFC 8894 §3.4), optionally with CRLs. */
+export function certsOnly(certificates: readonly Certificate[], crls: readonly CertificateList[] = []): Uint8Array {
+  const sd = new CmsSignedData({
+    version: 1,
+    digestAlgorithms: new DigestAlgorithmIdentifiers([]),
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType: id_data }),
+    certificates: certificates.length ? new CertificateSet(certificates.map((certificate) => new CertificateChoices({ certificate }))) : undefined,
+    signerInfos: new SignerInfos([]),
+  });
+  if (crls.length) sd.crls = new RevocationInfoChoices(crls.map((crl) => new RevocationInfoChoice({ crl })));
+  return wrap(id_signedData, sd);
+}
+
+export const wrap = (contentType: string, value: unknown): Uint8Array =>
+  serialize(new ContentInfo({ contentType, content: serialize(value).slice().buffer }));

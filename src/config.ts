@@ -1,0 +1,51 @@
+/**
+ * Server configuration: defaults, environment variables (PQSCEP_*), and validation with zod so
+ * a mistake is reported as one line naming the setting and what is allowed.
+ * @module
+ */
+import { z } from 'zod';
+
+export const ConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  dataDir: z.string().min(1).default('data'),
+  /** Static challenge password; generated and kept in the data folder when not given. */
+  challenge: z.string().min(1).optional(),
+  /** DES, 3DES and SHA-1 (RFC 8894 §3.5.2 DES3 / SHA-1): off unless asked for. */
+  allowLegacy: z.boolean().default(false),
+  /** Largest PKIOperation message (POST body or decoded GET message). */
+  maxMessageBytes: z.coerce.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  validityDays: z.coerce.number().int().min(1).max(3650).default(365),
+  /** Extended key usages of issued certificates, as OIDs (default id-kp-clientAuth). */
+  extendedKeyUsage: z.array(z.string().regex(/^\d+(\.\d+)+$/, 'must be a dotted OID')).default(['1.3.6.1.5.5.7.3.2']),
+  approval: z.enum(['auto', 'manual']).default('auto'),
+  crlValidityHours: z.coerce.number().int().min(1).max(24 * 365).default(24),
+  caKeyType: z.string().default('rsa-2048'),
+  raKeyType: z.string().default('rsa-2048'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+});
+export type ServerConfig = z.infer<typeof ConfigSchema>;
+
+/** Settings read from the environment; CLI flags override them. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<keyof ServerConfig, unknown>> {
+  const out: Partial<Record<keyof ServerConfig, unknown>> = {};
+  if (env.PQSCEP_PORT) out.port = env.PQSCEP_PORT;
+  if (env.PQSCEP_HOST) out.host = env.PQSCEP_HOST;
+  if (env.PQSCEP_DATA) out.dataDir = env.PQSCEP_DATA;
+  if (env.PQSCEP_CHALLENGE) out.challenge = env.PQSCEP_CHALLENGE;
+  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
+  return out;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates merged settings; throws ConfigError with one line per problem. */
+export function parseConfig(input: Record<string, unknown>): ServerConfig {
+  const clean = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const result = ConfigSchema.safeParse(clean);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `invalid setting ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new ConfigError(lines.join('\n'));
+}

@@ -1,0 +1,121 @@
+/**
+ * The roles an algorithm can play in SCEP, one small interface each. `algorithms/` implements
+ * them; `src/crypto/registry.ts` looks them up by OID or name; protocol code only ever sees
+ * these interfaces, never a concrete algorithm.
+ *
+ * Roles: KeyType (generate/load key pairs, SPKI), SignatureAlgorithm (CMS SignerInfo, X.509,
+ * PKCS#10), KeyTransport (CMS KeyTransRecipientInfo, RFC 5652 §6.2.1), ContentCipher (CMS
+ * EncryptedContentInfo), Digest. Key agreement and KEM roles are added by the post-quantum work.
+ * @module
+ */
+import type { KeyObject } from 'node:crypto';
+
+/** Dotted-decimal object identifier. */
+export type Oid = string;
+
+/**
+ * A private key. Key material stays behind this handle so that an HSM/KMS can replace it;
+ * only the algorithm family that created it reads `native`/`raw`.
+ */
+export interface PrivateKeyHandle {
+  /** Name of the KeyType that owns this key, e.g. 'rsa-2048'. */
+  readonly keyType: string;
+  /** DER SubjectPublicKeyInfo of the matching public key. */
+  readonly spki: Uint8Array;
+  /** node:crypto key, for families that run on node:crypto. */
+  readonly native?: KeyObject;
+  /** Raw secret key bytes, for families implemented in JavaScript. */
+  readonly raw?: Uint8Array;
+}
+
+interface AlgorithmBase {
+  /** Spec-style name, unique in the registry, e.g. 'sha256WithRSAEncryption', 'AES-128-CBC'. */
+  readonly name: string;
+  /** Every OID that selects this algorithm; the first is the one we emit. */
+  readonly oids: readonly Oid[];
+  /** Off unless configuration allows legacy algorithms (DES, 3DES, SHA-1). */
+  readonly legacy: boolean;
+  /** GetCACaps keyword this algorithm contributes (RFC 8894 §3.5.2), e.g. 'AES', 'SHA-256'. */
+  readonly capability?: string;
+}
+
+export type DigestName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+
+export interface Digest extends AlgorithmBase {
+  readonly kind: 'digest';
+  readonly name: DigestName;
+  /** Output length in bytes. */
+  readonly size: number;
+  hash(data: Uint8Array): Uint8Array;
+}
+
+export interface KeyType extends AlgorithmBase {
+  readonly kind: 'key';
+  /** SubjectPublicKeyInfo algorithm OID (also listed in `oids`). */
+  readonly spkiOid: Oid;
+  /** What keys of this type can do: sign, and/or receive a content-encryption key. */
+  readonly usages: readonly ('sign' | 'encrypt')[];
+  generate(): Promise<PrivateKeyHandle>;
+  /** Loads a PKCS#8 DER private key; throws RangeError if it is not of this type. */
+  importPkcs8(der: Uint8Array): PrivateKeyHandle;
+  exportPkcs8(key: PrivateKeyHandle): Uint8Array;
+  /** True when `spki` (DER SubjectPublicKeyInfo) is a key of this type (e.g. the right modulus size). */
+  matches(spki: Uint8Array): boolean;
+}
+
+export interface SignatureAlgorithm extends AlgorithmBase {
+  readonly kind: 'signature';
+  /** SPKI algorithm OID of the keys this algorithm signs with. */
+  readonly keyOid: Oid;
+  /**
+   * The digest this OID fixes, or null when the digest comes from elsewhere (CMS
+   * `rsaEncryption` as SignerInfo.signatureAlgorithm takes SignerInfo.digestAlgorithm).
+   */
+  readonly digest: DigestName | null;
+  /** AlgorithmIdentifier.parameters: NULL (RFC 4055 §5 for RSA) or absent. */
+  readonly parameters: 'null' | 'absent';
+  sign(data: Uint8Array, key: PrivateKeyHandle, digest: DigestName): Promise<Uint8Array>;
+  verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, digest: DigestName): boolean;
+}
+
+export interface KeyTransport extends AlgorithmBase {
+  readonly kind: 'key-transport';
+  readonly keyOid: Oid;
+  /** DER of AlgorithmIdentifier.parameters we emit, or null for absent. */
+  readonly parameters: Uint8Array | null;
+  encrypt(cek: Uint8Array, spki: Uint8Array): Uint8Array;
+  /**
+   * Never reveals why decryption failed (RFC 8017 §7.2.2 note, Bleichenbacher): either returns
+   * bytes (possibly a synthetic wrong key) or throws one uniform error.
+   */
+  decrypt(encryptedKey: Uint8Array, key: PrivateKeyHandle, parameters: Uint8Array | null): Promise<Uint8Array>;
+}
+
+export interface ContentCipher extends AlgorithmBase {
+  readonly kind: 'cipher';
+  readonly keySize: number;
+  /** True for authenticated ciphers carried in AuthEnvelopedData (RFC 5083). */
+  readonly aead: boolean;
+  /** Relative strength used to pick the strongest common cipher (bits of security). */
+  readonly strength: number;
+  /** Encrypts and returns the AlgorithmIdentifier parameters (DER) and ciphertext (and tag for AEAD). */
+  encrypt(key: Uint8Array, plaintext: Uint8Array): { parameters: Uint8Array; ciphertext: Uint8Array; tag?: Uint8Array };
+  /**
+   * Throws CipherError on a bad key length, bad parameters, bad padding or bad tag. `aad` is the
+   * additional authenticated data of AEAD ciphers (DER of AuthEnvelopedData authAttrs, RFC 5083 §2.2).
+   */
+  decrypt(key: Uint8Array, parameters: Uint8Array | null, ciphertext: Uint8Array, tag?: Uint8Array, aad?: Uint8Array): Uint8Array;
+}
+
+export type Algorithm = Digest | KeyType | SignatureAlgorithm | KeyTransport | ContentCipher;
+export type AlgorithmKind = Algorithm['kind'];
+
+/** Uniform failure of a decryption or parameter check; deliberately says nothing more. */
+export class CipherError extends Error {
+  override readonly name = 'CipherError';
+}
+
+/** An OID or name the registry does not know, or knows for another role. Protocol code maps it to badAlg. */
+export class UnsupportedAlgorithmError extends Error {
+  override readonly name = 'UnsupportedAlgorithmError';
+}

@@ -1,0 +1,52 @@
+/**
+ * RFC 8894 §4.1 HTTP binding on Koa: GET and POST on `/scep` and `/cgi-bin/pkiclient.exe`
+ * (plus `/scep/<fleet>` routes for named fleets), `operation` query parameter. Decodes the
+ * transport, calls the transport-neutral dispatcher and writes its answer; `ctx` stops here.
+ * @module
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { dispatch, type ScepResponse } from '../scep/operations.ts';
+import type { ScepEnv } from '../scep/env.ts';
+import { ProtocolError } from '../scep/errors.ts';
+import { decodeBase64Message, postedMessage, queryParam, readBody } from './request.ts';
+
+export interface HttpOptions {
+  /** Largest POST body, and largest GET `message`, in bytes. */
+  readonly maxMessageBytes: number;
+}
+
+export const SCEP_PATHS = ['/scep', '/cgi-bin/pkiclient.exe', '/scep/pkiclient.exe'];
+
+export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, options: HttpOptions): Router {
+  const router = new Router();
+  const handle = async (ctx: Context, fleet: string) => {
+    const env = environment(fleet);
+    if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
+    const operation = queryParam(ctx.querystring, 'operation');
+    let message: Uint8Array | undefined;
+    if (ctx.method === 'POST') message = postedMessage(await readBody(ctx.req, options.maxMessageBytes));
+    else if (operation?.toLowerCase() === 'pkioperation') {
+      const text = queryParam(ctx.querystring, 'message');
+      if (text === undefined) throw new ProtocolError(400, 'PKIOperation GET without a message parameter');
+      if (text.length > Math.ceil(options.maxMessageBytes / 3) * 4 + 64) throw new ProtocolError(413, 'message parameter exceeds the size limit');
+      message = decodeBase64Message(text);
+    }
+    send(ctx, await dispatch({ operation, method: ctx.method, message }, env));
+  };
+  for (const path of SCEP_PATHS) {
+    router.get(path, (ctx) => handle(ctx, 'default'));
+    router.post(path, (ctx) => handle(ctx, 'default'));
+  }
+  for (const path of ['/scep/:fleet', '/scep/:fleet/pkiclient.exe']) {
+    router.get(path, (ctx) => handle(ctx, ctx.params.fleet));
+    router.post(path, (ctx) => handle(ctx, ctx.params.fleet));
+  }
+  return router;
+}
+
+function send(ctx: Context, response: ScepResponse): void {
+  ctx.status = 200;
+  ctx.type = response.contentType;
+  ctx.body = typeof response.body === 'string' ? response.body : Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
+}

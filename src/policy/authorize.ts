@@ -1,0 +1,74 @@
+/**
+ * Who may enroll (RFC 8894 §2.3, §3.3.1): a PKCSReq needs a valid challenge password; a
+ * RenewalReq signed by a certificate this CA issued that is unexpired and not revoked needs
+ * none (a RenewalReq without such a certificate falls back to the challenge). Also the client
+ * key policy: the CSR key must be of a registered key type that can sign.
+ * Leaves out: one-time/webhook validators and approval (behind ChallengeValidator and ScepEnv).
+ * @module
+ */
+import type { Certificate } from '@peculiar/asn1-x509';
+import type { CaIdentity } from '../ca/issuer.ts';
+import type { CsrInfo } from '../ca/csr.ts';
+import { serialHex } from '../ca/certificate.ts';
+import { serialize, equalBytes } from '../cms/der.ts';
+import type { Registry } from '../crypto/registry.ts';
+import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import type { Store } from '../store/store.ts';
+import type { ChallengeValidator } from './challenge.ts';
+
+export type Denial = { readonly failInfo: 'badRequest' | 'badAlg'; readonly reason: string };
+
+export interface AuthorizeInput {
+  readonly messageType: 'PKCSReq' | 'RenewalReq';
+  readonly transactionId: string;
+  readonly csr: CsrInfo;
+  readonly signerCert: Certificate;
+}
+
+export interface AuthorizeEnv {
+  readonly registry: Registry;
+  readonly cas: readonly CaIdentity[];
+  readonly store: Store;
+  readonly challenge: ChallengeValidator;
+}
+
+/** Resolves to the renewed certificate's serial (renewals), null (challenge), or a Denial. */
+export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<{ renewalOf: string | null } | Denial> {
+  const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(input.csr.spki));
+  if (!keyType) return { failInfo: 'badAlg', reason: 'CSR key is not of an allowed key type' };
+
+  if (input.messageType === 'RenewalReq') {
+    const serial = issuedByUs(input.signerCert, env, now);
+    if (serial) return { renewalOf: serial };
+  }
+  const ok = await env.challenge.validate(input.csr.challengePassword, {
+    transactionId: input.transactionId,
+    subject: input.csr.subjectString,
+    sans: input.csr.sans,
+  });
+  if (!ok) return { failInfo: 'badRequest', reason: input.csr.challengePassword === undefined ? 'no challenge password' : 'wrong challenge password' };
+  return { renewalOf: null };
+}
+
+/** The serial of `cert` if one of our CAs issued it, it is in validity and not revoked. */
+export function issuedByUs(cert: Certificate, env: Pick<AuthorizeEnv, 'registry' | 'cas' | 'store'>, now = new Date()): string | undefined {
+  const tbs = cert.tbsCertificate;
+  const issuerDer = serialize(tbs.issuer);
+  const ca = env.cas.find((c) => equalBytes(serialize(c.certificate.tbsCertificate.subject), issuerDer));
+  if (!ca) return undefined;
+  try {
+    const alg = env.registry.byOid('signature', cert.signatureAlgorithm.algorithm);
+    const caSpki = serialize(ca.certificate.tbsCertificate.subjectPublicKeyInfo);
+    if (!alg.verify(new Uint8Array(cert.signatureValue), serialize(tbs), caSpki, alg.digest ?? 'SHA-512')) return undefined;
+  } catch (err) {
+    if (err instanceof UnsupportedAlgorithmError) return undefined;
+    throw err;
+  }
+  const notBefore = tbs.validity.notBefore.getTime();
+  const notAfter = tbs.validity.notAfter.getTime();
+  if (now < notBefore || now > notAfter) return undefined;
+  const serial = serialHex(tbs.serialNumber);
+  const record = env.store.certificate(serial);
+  if (!record || record.status !== 'valid' || record.issuer !== ca.fingerprint) return undefined;
+  return serial;
+}

@@ -1,0 +1,21 @@
+/**
+ * GetCACaps (RFC 8894 §3.5.2), computed from what this server really supports and enforces:
+ * the keywords of the enabled algorithms (AES, DES3, SHA-*), plus the protocol features.
+ * Never a fixed string: turning legacy algorithms off removes DES3 and SHA-1.
+ * @module
+ */
+import type { Registry } from '../crypto/registry.ts';
+
+export function capabilities(registry: Registry, features: { nextCaCert: boolean }): string[] {
+  const keywords = new Set<string>(['POSTPKIOperation', 'Renewal']);
+  if (features.nextCaCert) keywords.add('GetNextCACert');
+  for (const kind of ['digest', 'cipher'] as const) {
+    for (const alg of registry.list(kind)) if (alg.capability) keywords.add(alg.capability);
+  }
+  // RFC 8894 §3.5.2: SCEPStandard means AES, POSTPKIOperation and SHA-256 are all supported.
+  if (keywords.has('AES') && keywords.has('SHA-256')) keywords.add('SCEPStandard');
+  const order = ['AES', 'DES3', 'GetNextCACert', 'POSTPKIOperation', 'Renewal', 'SCEPStandard', 'SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'];
+  return [...keywords].sort((a, b) => rank(order, a) - rank(order, b) || a.localeCompare(b));
+}
+
+const rank = (order: string[], k: string) => (order.includes(k) ? order.indexOf(k) : order.length);

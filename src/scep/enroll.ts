@@ -1,0 +1,151 @@
+/**
+ * PKCSReq, RenewalReq (RFC 8894 §3.3.1) and CertPoll (§3.3.3): parse and check the CSR,
+ * authorise, optionally park the request as PENDING for manual approval, issue, and build the
+ * SUCCESS body. The certificate and the transaction reply are stored in one write (`commit`).
+ * @module
+ */
+import { AsnProp } from '@peculiar/asn1-schema';
+import { Certificate as CertificateClass, Name, type Certificate } from '@peculiar/asn1-x509';
+import { randomUUID } from 'node:crypto';
+import { nameToString, randomSerial, serialHex } from '../ca/certificate.ts';
+import { CsrError, parseCsr, verifyCsr, type CsrInfo } from '../ca/csr.ts';
+import { issueCertificate } from '../ca/issuer.ts';
+import { parse, serialize } from '../cms/der.ts';
+import { CmsError } from '../cms/errors.ts';
+import { certsOnly, spkiAlgorithmOid, spkiOf } from '../cms/signed-data.ts';
+import type { ContentCipher, KeyTransport } from '../crypto/types.ts';
+import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import { authorize } from '../policy/authorize.ts';
+import type { CertificateRecord } from '../store/store.ts';
+import type { ScepEnv } from './env.ts';
+import { ScepError } from './errors.ts';
+import type { Outcome, Verified } from './pki-operation.ts';
+
+const CSR_FAIL = { malformed: 'badRequest', badAlg: 'badAlg', badSignature: 'badMessageCheck' } as const;
+
+function checkedCsr(der: Uint8Array, env: ScepEnv): CsrInfo {
+  try {
+    const csr = parseCsr(der);
+    verifyCsr(csr, env.registry); // RFC 2986 §3: the self-signature is the proof of possession
+    return csr;
+  } catch (err) {
+    if (err instanceof CsrError) throw new ScepError(CSR_FAIL[err.failure], `CSR: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outcome> {
+  const { request } = v;
+  const csr = checkedCsr(v.envelope.content, env);
+  const decision = await authorize(
+    { messageType: request.messageType as 'PKCSReq' | 'RenewalReq', transactionId: request.transactionId, csr, signerCert: request.signerCert },
+    { registry: env.registry, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
+  );
+  if ('failInfo' in decision) throw new ScepError(decision.failInfo, decision.reason);
+
+  // RFC 8894 §3.3.3: a client may resend its request instead of polling.
+  const open = env.store.pendingByTransaction(request.transactionId);
+  if (open?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
+  if (open?.status === 'approved') return issue(v, parseCsr(open.csr), env, open.id);
+  if (env.approval === 'manual' && decision.renewalOf === null) {
+    env.store.addPending({
+      id: randomUUID(), transactionId: request.transactionId, subject: csr.subjectString,
+      csr: csr.der, signerCert: serialize(request.signerCert), createdAt: new Date(),
+    });
+    return { body: { status: 'PENDING' }, record: false };
+  }
+  return issue(v, csr, env);
+}
+
+/**
+ * ```asn
+ * IssuerAndSubject ::= SEQUENCE { issuer Name, subject Name }
+ * ```
+ * RFC 8894 §3.3.3: the content of a CertPoll.
+ */
+export class IssuerAndSubject {
+  @AsnProp({ type: Name }) public issuer = new Name();
+  @AsnProp({ type: Name }) public subject = new Name();
+}
+
+export async function handleCertPoll(v: Verified, env: ScepEnv): Promise<Outcome> {
+  try {
+    parse(v.envelope.content, IssuerAndSubject, 'IssuerAndSubject');
+  } catch (err) {
+    if (err instanceof CmsError) throw new ScepError('badRequest', err.message);
+    throw err;
+  }
+  const txid = v.request.transactionId;
+  const pending = env.store.pendingByTransaction(txid);
+  if (pending?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
+  if (pending?.status === 'approved') return issue(v, parseCsr(pending.csr), env, pending.id);
+  if (pending?.status === 'rejected') throw new ScepError('badRequest', `request ${pending.id} was rejected: ${pending.reason ?? 'no reason given'}`);
+  const serial = pending?.status === 'issued' ? pending.certSerial : undefined;
+  const record = serial ? env.store.certificate(serial) : env.store.certificatesByTransaction(txid)[0];
+  if (!record) throw new ScepError('badCertID', `no request or certificate for transaction ${txid}`);
+  return { body: success(v, record.der, undefined, env), record: false };
+}
+
+async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string): Promise<Outcome> {
+  // 127-bit random serials (RFC 5280 §4.1.2.2); the store's UNIQUE constraint is the last word.
+  let serial = randomSerial();
+  while (env.store.certificate(serialHex(serial))) serial = randomSerial();
+  const { certificate, der } = await issueCertificate(csr, env.ca, env.issuance, env.registry, serial);
+  const record: CertificateRecord = {
+    serial: serialHex(serial),
+    subject: nameToString(certificate.tbsCertificate.subject),
+    sans: csr.sans,
+    notBefore: certificate.tbsCertificate.validity.notBefore.getTime(),
+    notAfter: certificate.tbsCertificate.validity.notAfter.getTime(),
+    keyAlgorithm: env.registry.list('key').find((k) => k.matches(csr.spki))?.name ?? 'unknown',
+    signatureAlgorithm: env.registry.byOid('signature', certificate.signatureAlgorithm.algorithm).name,
+    issuer: env.ca.fingerprint,
+    transactionId: v.request.transactionId,
+    status: 'valid',
+    der,
+  };
+  env.log.info({ transactionId: v.request.transactionId, serial: record.serial, subject: record.subject }, 'certificate issued');
+  return {
+    body: success(v, der, csr, env),
+    record: true,
+    commit: (transaction) => env.store.recordIssuance(record, { ...transaction, certSerial: record.serial }, pendingId),
+  };
+}
+
+/** SUCCESS body: the certificate in a degenerate SignedData, enveloped to the requester. */
+export function success(v: Verified, certDer: Uint8Array, csr: CsrInfo | undefined, env: ScepEnv): Outcome['body'] {
+  return successWith(v, certsOnly([parse(certDer, CertificateClass, 'Certificate')]), csr, env);
+}
+
+/** SUCCESS body carrying `content` (a degenerate SignedData) enveloped to the requester (RFC 8894 §3.3.2). */
+export function successWith(v: Verified, content: Uint8Array, csr: CsrInfo | undefined, env: ScepEnv): Outcome['body'] {
+  return {
+    status: 'SUCCESS',
+    content,
+    recipient: v.request.signerCert,
+    cipher: replyCipher(v, csr, env),
+    keyTransport: replyKeyTransport(v.request.signerCert, v.envelope.keyTransport, env),
+  };
+}
+
+/** The strongest cipher the client showed it supports: the one it used, or one its CSR's SMIMECapabilities list. */
+function replyCipher(v: Verified, csr: CsrInfo | undefined, env: ScepEnv): ContentCipher {
+  const used = v.envelope.cipher;
+  const listed = (csr?.smimeCiphers ?? []).flatMap((oid) => {
+    try {
+      return [env.registry.byOid('cipher', oid)];
+    } catch (err) {
+      if (err instanceof UnsupportedAlgorithmError) return [];
+      throw err;
+    }
+  });
+  return [used, ...listed].filter((c) => c.aead === used.aead).reduce((a, b) => (b.strength > a.strength ? b : a));
+}
+
+function replyKeyTransport(recipient: Certificate, used: KeyTransport, env: ScepEnv): KeyTransport {
+  const keyOid = spkiAlgorithmOid(spkiOf(recipient));
+  const fits = env.registry.list('key-transport').filter((k) => k.keyOid === keyOid);
+  if (fits.includes(used)) return used;
+  if (!fits[0]) throw new ScepError('badAlg', `cannot encrypt a reply to a ${keyOid} key`);
+  return fits[0];
+}

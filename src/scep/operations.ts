@@ -1,0 +1,84 @@
+/**
+ * The SCEP operations (RFC 8894 §3.5, §4) as one dispatch table: which HTTP methods each
+ * accepts and what it answers. Transport-neutral: the HTTP layer hands in the operation name,
+ * method and message bytes and gets back a content type and body.
+ * @module
+ */
+import { certsOnly, signData } from '../cms/signed-data.ts';
+import { capabilities } from './capabilities.ts';
+import { caChain, type ScepEnv } from './env.ts';
+import { ProtocolError } from './errors.ts';
+import { ContentType } from './message.ts';
+import { pkiOperation } from './pki-operation.ts';
+import { replySignature } from './pki-message.ts';
+
+export interface ScepRequest {
+  readonly operation: string | undefined;
+  readonly method: string;
+  /** PKIOperation message bytes (GET: decoded `message` parameter; POST: the body). */
+  readonly message?: Uint8Array;
+}
+
+export interface ScepResponse {
+  readonly contentType: string;
+  readonly body: Uint8Array | string;
+}
+
+type Handle = (request: ScepRequest, env: ScepEnv) => Promise<ScepResponse>;
+
+export const OPERATIONS = Object.freeze({
+  GetCACaps: { methods: ['GET'], handle: getCACaps },
+  GetCACert: { methods: ['GET'], handle: getCACert },
+  GetNextCACert: { methods: ['GET'], handle: getNextCACert },
+  PKIOperation: { methods: ['GET', 'POST'], handle: postPkiOperation },
+} as const satisfies Record<string, { methods: readonly string[]; handle: Handle }>);
+export type Operation = keyof typeof OPERATIONS;
+
+export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  const name = request.operation;
+  if (!name) throw new ProtocolError(400, 'missing operation parameter');
+  // Operation names are case-sensitive in RFC 8894 §4.1, but some clients vary the case.
+  const op = (Object.keys(OPERATIONS) as Operation[]).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (!op) throw new ProtocolError(400, `unknown operation ${JSON.stringify(name.slice(0, 40))}`);
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  if (!(OPERATIONS[op].methods as readonly string[]).includes(method)) throw new ProtocolError(405, `${op} does not accept ${request.method}`);
+  return OPERATIONS[op].handle(request, env);
+}
+
+/** RFC 8894 §3.5.2: one keyword per line. */
+async function getCACaps(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  return { contentType: ContentType.caps, body: capabilities(env.registry, { nextCaCert: env.nextCa !== undefined }).join('\n') + '\n' };
+}
+
+/**
+ * RFC 8894 §4.2.1: a lone CA certificate, or with an RA a certs-only SignedData holding the RA
+ * and CA certificates (clients given a lone certificate would take it for the RA and could not
+ * verify replies).
+ */
+async function getCACert(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  const chain = caChain(env);
+  if (chain.length === 1) return { contentType: ContentType.caCert, body: env.ca.der };
+  return { contentType: ContentType.caRaCert, body: certsOnly(chain) };
+}
+
+/** RFC 8894 §4.7: the next CA (and RA) certificates in a SignedData signed by the current CA. */
+async function getNextCACert(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  const next = env.nextCa;
+  if (!next) throw new ProtocolError(404, 'no next CA certificate is staged');
+  const certs = next.ra && next.ra.fingerprint !== next.ca.fingerprint ? [next.ra.certificate, next.ca.certificate] : [next.ca.certificate];
+  const body = await signData({
+    content: certsOnly(certs),
+    signerCertificate: env.ca.certificate,
+    key: env.ca.key,
+    signature: replySignature(env.ca.certificate, env.registry),
+    digest: env.registry.byName('digest', 'SHA-256'),
+    attributes: [],
+    certificates: [env.ca.certificate],
+  });
+  return { contentType: ContentType.nextCaCert, body };
+}
+
+async function postPkiOperation(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  if (!request.message?.length) throw new ProtocolError(400, 'PKIOperation without a message');
+  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env) };
+}

@@ -1,0 +1,120 @@
+/**
+ * PKIOperation (RFC 8894 §3.3, §4.3), straight-line: read the pkiMessage (before this point:
+ * HTTP 400) -> exact-replay check -> verify the signer -> open the envelope -> handle the
+ * message type -> signed CertRep. Every failure after `readPkiMessage` is a signed CertRep
+ * FAILURE with a failInfo (RFC 8894 §3.3.2.2); anything that is not a ScepError is a bug and
+ * propagates (the HTTP layer turns it into a generic error, never a stack trace).
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { CmsError, type CmsFailureName } from '../cms/errors.ts';
+import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
+import { spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
+import type { Digest } from '../crypto/types.ts';
+import type { TransactionRecord } from '../store/store.ts';
+import { caChain, type ScepEnv } from './env.ts';
+import { FAIL_TEXT, ScepError } from './errors.ts';
+import { type FailInfoName, type MessageTypeName } from './message.ts';
+import { certRep, readPkiMessage, type CertRepBody, type PkiRequest } from './pki-message.ts';
+import { handleCertPoll, handleEnrollment } from './enroll.ts';
+import { handleGetCert, handleGetCrl } from './queries.ts';
+
+/** What a message-type handler returns: the CertRep body, and whether the answer is final. */
+export interface Outcome {
+  readonly body: CertRepBody;
+  /** Recorded for exact replays (SUCCESS/FAILURE of enrollments); PENDING and queries are not. */
+  readonly record: boolean;
+  /** Set when a certificate was issued: the store write happens with the reply, atomically. */
+  readonly commit?: (transaction: TransactionRecord) => void;
+}
+
+export interface Verified {
+  readonly request: PkiRequest & { readonly signerCert: NonNullable<PkiRequest['signerCert']> };
+  readonly digest: Digest;
+  readonly envelope: OpenedEnvelope;
+}
+
+type Handler = (v: Verified, env: ScepEnv) => Promise<Outcome>;
+const HANDLERS: Readonly<Record<MessageTypeName, Handler | undefined>> = Object.freeze({
+  PKCSReq: handleEnrollment,
+  RenewalReq: handleEnrollment,
+  CertPoll: handleCertPoll,
+  GetCert: handleGetCert,
+  GetCRL: handleGetCrl,
+  CertRep: undefined, // a response is never a request
+});
+
+const CMS_FAIL: Readonly<Record<CmsFailureName, FailInfoName>> = Object.freeze({
+  malformed: 'badRequest',
+  badAlg: 'badAlg',
+  badSignature: 'badMessageCheck',
+  undecryptable: 'badMessageCheck',
+});
+
+const inflight = new Map<string, Promise<Uint8Array>>();
+
+export async function pkiOperation(der: Uint8Array, env: ScepEnv): Promise<Uint8Array> {
+  const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
+  const requestHash = createHash('sha256').update(der).digest('hex');
+  // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
+  const previous = env.store.transactionByRequestHash(requestHash);
+  if (previous) return previous.reply;
+  const running = inflight.get(requestHash);
+  if (running) return running;
+  const work = answer(request, requestHash, env).finally(() => inflight.delete(requestHash));
+  inflight.set(requestHash, work);
+  return work;
+}
+
+async function answer(request: PkiRequest, requestHash: string, env: ScepEnv): Promise<Uint8Array> {
+  let digest = env.registry.byName('digest', 'SHA-256');
+  let outcome: Outcome;
+  try {
+    const verified = await verify(request, env);
+    digest = verified.digest;
+    outcome = await HANDLERS[verified.request.messageType!]!(verified, env);
+  } catch (err) {
+    const failure = asScepError(err);
+    env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, failInfo: failure.failInfo, reason: failure.message }, 'PKIOperation failed');
+    outcome = { body: { status: 'FAILURE', failInfo: failure.failInfo, failInfoText: FAIL_TEXT[failure.failInfo] }, record: true };
+  }
+  const signer = { certificate: env.ra.certificate, key: env.ra.key, certificates: caChain(env) };
+  const reply = await certRep(request, outcome.body, signer, digest, env.registry);
+  const record: TransactionRecord = {
+    transactionId: request.transactionId,
+    requestHash,
+    messageType: request.messageType ?? request.rawMessageType,
+    status: outcome.body.status,
+    reply,
+    createdAt: new Date(),
+  };
+  if (outcome.commit) outcome.commit(record);
+  else if (outcome.record) env.store.recordTransaction(record);
+  env.log.info({ transactionId: request.transactionId, messageType: record.messageType, status: record.status }, 'PKIOperation answered');
+  return reply;
+}
+
+/** RFC 8894 §3.2: signature over the signed attributes, then the pkcsPKIEnvelope. */
+async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
+  if (!request.messageType || !HANDLERS[request.messageType]) throw new ScepError('badRequest', `unsupported messageType ${request.rawMessageType}`);
+  const signerCert = request.signerCert;
+  if (!signerCert) throw new ScepError('badMessageCheck', 'the signer certificate is not in the SignedData');
+  try {
+    const { digest } = verifySignerInfo(request.signedData, request.signerInfo, spkiOf(signerCert), env.registry);
+    if (!request.signedData.content) throw new ScepError('badRequest', 'pkiMessage has no pkcsPKIEnvelope');
+    const recipients = [env.ra, env.ca, ...(env.nextCa ? [env.nextCa.ca, ...(env.nextCa.ra ? [env.nextCa.ra] : [])] : [])]
+      .map((id) => ({ certificate: id.certificate, key: id.key }));
+    const envelope = await openEnvelope(request.signedData.content, recipients, env.registry);
+    return { request: { ...request, signerCert }, digest, envelope };
+  } catch (err) {
+    if (err instanceof CmsError) throw new ScepError(CMS_FAIL[err.failure], err.message, { cause: err });
+    throw err;
+  }
+}
+
+function asScepError(err: unknown): ScepError {
+  if (err instanceof ScepError) return err;
+  if (err instanceof CmsError) return new ScepError(CMS_FAIL[err.failure], err.message, { cause: err });
+  throw err;
+}
+

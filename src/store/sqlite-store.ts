@@ -1,0 +1,264 @@
+/**
+ * SQLite implementation of {@link Store} (better-sqlite3, synchronous).
+ *
+ * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
+ * (or `':memory:'`). The schema version lives in `PRAGMA user_version` so later releases can
+ * migrate step by step; a file written by a newer schema is refused rather than guessed at.
+ *
+ * Why: the server must only acknowledge a reply once its rows are durable, and the CLI may open
+ * the same file from another process while the server runs. Hence `journal_mode = WAL`,
+ * `synchronous = FULL` (each commit is fsynced before returning), a `busy_timeout`, and every
+ * read-then-write runs in a `BEGIN IMMEDIATE` transaction so two processes cannot interleave.
+ *
+ * Choices worth knowing:
+ * - Dates are stored as INTEGER milliseconds since the epoch: exact round-trip, cheap ordering.
+ * - A duplicate `request_hash` is ignored (`INSERT OR IGNORE`): the first answer for an exact
+ *   request body wins, which is what a replay must get back (RFC 8894 §3.3.1). In
+ *   `recordIssuance` the certificate insert is still a plain INSERT, so a duplicate serial
+ *   raises {@link SerialCollisionError} and the whole transaction rolls back; a certificate that
+ *   was signed for a racing duplicate request is kept (it exists, so it must be inventoried).
+ * - `recordIssuance(..., pendingId)` requires that request to be open ('pending' or 'approved');
+ *   otherwise (unknown, rejected, already issued) it throws and nothing is written.
+ * - `addPending` returns the existing open request of that transactionId instead of adding a
+ *   second one; a partial UNIQUE index enforces the rule even across processes.
+ * - `pendingByTransaction` prefers the open request, else the most recent one.
+ *
+ * Left out: migrations beyond version 1, pruning of old transactions, encryption at rest, and
+ * any async API (calls block; they are short and local).
+ * @module
+ */
+import Database from 'better-sqlite3';
+import { SerialCollisionError } from './store.ts';
+import type { CertificateRecord, CertificateStatus, PendingRequest, PendingStatus, RevokedEntry,
+  Store, TransactionRecord } from './store.ts';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS certificates (
+  serial              TEXT PRIMARY KEY,
+  subject             TEXT NOT NULL,
+  sans                TEXT NOT NULL,            -- JSON array of "DNS:x", "IP:x", ...
+  not_before          INTEGER NOT NULL,         -- ms since epoch
+  not_after           INTEGER NOT NULL,
+  key_algorithm       TEXT NOT NULL,
+  signature_algorithm TEXT NOT NULL,
+  issuer              TEXT NOT NULL,            -- SHA-256 hex of the CA certificate
+  transaction_id      TEXT NOT NULL,
+  status              TEXT NOT NULL CHECK (status IN ('valid', 'revoked')),
+  revoked_at          INTEGER,
+  revocation_reason   TEXT,
+  der                 BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certificates_transaction ON certificates (transaction_id);
+CREATE INDEX IF NOT EXISTS certificates_issuer ON certificates (issuer, status);
+CREATE TABLE IF NOT EXISTS transactions (
+  id             INTEGER PRIMARY KEY,
+  transaction_id TEXT NOT NULL,
+  request_hash   TEXT NOT NULL UNIQUE,
+  message_type   TEXT NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('SUCCESS', 'FAILURE', 'PENDING')),
+  reply          BLOB NOT NULL,
+  cert_serial    TEXT,
+  created_at     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transactions_transaction ON transactions (transaction_id);
+CREATE TABLE IF NOT EXISTS pending (
+  id             TEXT PRIMARY KEY,
+  transaction_id TEXT NOT NULL,
+  subject        TEXT NOT NULL,
+  csr            BLOB NOT NULL,
+  signer_cert    BLOB NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'issued')),
+  reason         TEXT,
+  cert_serial    TEXT,
+  created_at     INTEGER NOT NULL,
+  decided_at     INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pending_open ON pending (transaction_id)
+  WHERE status IN ('pending', 'approved');
+CREATE TABLE IF NOT EXISTS crl_numbers (
+  issuer TEXT PRIMARY KEY,
+  "next" INTEGER NOT NULL                       -- the number the next call hands out
+);
+`;
+
+type Row = Record<string, unknown>;
+
+/** better-sqlite3 returns Buffer; hand out plain Uint8Array views of the same memory. */
+const bytes = (b: unknown): Uint8Array =>
+  new Uint8Array((b as Buffer).buffer, (b as Buffer).byteOffset, (b as Buffer).byteLength);
+const date = (ms: unknown): Date => new Date(ms as number);
+
+function toCertificate(r: Row): CertificateRecord {
+  return {
+    serial: r.serial as string,
+    subject: r.subject as string,
+    sans: JSON.parse(r.sans as string) as string[],
+    notBefore: date(r.not_before),
+    notAfter: date(r.not_after),
+    keyAlgorithm: r.key_algorithm as string,
+    signatureAlgorithm: r.signature_algorithm as string,
+    issuer: r.issuer as string,
+    transactionId: r.transaction_id as string,
+    status: r.status as CertificateStatus,
+    ...(r.revoked_at != null && { revokedAt: date(r.revoked_at) }),
+    ...(r.revocation_reason != null && { revocationReason: r.revocation_reason as string }),
+    der: bytes(r.der),
+  };
+}
+
+function toTransaction(r: Row): TransactionRecord {
+  return {
+    transactionId: r.transaction_id as string,
+    requestHash: r.request_hash as string,
+    messageType: r.message_type as string,
+    status: r.status as TransactionRecord['status'],
+    reply: bytes(r.reply),
+    ...(r.cert_serial != null && { certSerial: r.cert_serial as string }),
+    createdAt: date(r.created_at),
+  };
+}
+
+function toPending(r: Row): PendingRequest {
+  return {
+    id: r.id as string,
+    transactionId: r.transaction_id as string,
+    subject: r.subject as string,
+    csr: bytes(r.csr),
+    signerCert: bytes(r.signer_cert),
+    status: r.status as PendingStatus,
+    ...(r.reason != null && { reason: r.reason as string }),
+    ...(r.cert_serial != null && { certSerial: r.cert_serial as string }),
+    createdAt: date(r.created_at),
+    ...(r.decided_at != null && { decidedAt: date(r.decided_at) }),
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`store schema version ${version} is newer than supported (${SCHEMA_VERSION})`);
+    }
+    if (version < 1) db.exec(SCHEMA_V1);
+    // Future: if (version < 2) db.exec(SCHEMA_V2_DELTA); ...
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** Opens (creating if needed) the SQLite store at `path`; `':memory:'` gives a private store. */
+export function openSqliteStore(path: string): Store {
+  const db = new Database(path);
+  try {
+    db.pragma('busy_timeout = 5000'); // the CLI may hold the write lock briefly
+    db.pragma('journal_mode = WAL'); // ':memory:' stays 'memory', which is fine
+    db.pragma('synchronous = FULL');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const q = {
+    insertCert: db.prepare(`INSERT INTO certificates (serial, subject, sans, not_before, not_after,
+      key_algorithm, signature_algorithm, issuer, transaction_id, status, revoked_at,
+      revocation_reason, der) VALUES (@serial, @subject, @sans, @notBefore, @notAfter,
+      @keyAlgorithm, @signatureAlgorithm, @issuer, @transactionId, @status, @revokedAt,
+      @revocationReason, @der)`),
+    insertTx: db.prepare(`INSERT OR IGNORE INTO transactions (transaction_id, request_hash,
+      message_type, status, reply, cert_serial, created_at) VALUES (@transactionId, @requestHash,
+      @messageType, @status, @reply, @certSerial, @createdAt)`),
+    markIssued: db.prepare(`UPDATE pending SET status = 'issued', cert_serial = ?,
+      decided_at = COALESCE(decided_at, ?) WHERE id = ? AND status IN ('pending', 'approved')`),
+    txByHash: db.prepare('SELECT * FROM transactions WHERE request_hash = ?'),
+    latestTx: db.prepare(`SELECT * FROM transactions WHERE transaction_id = ?
+      ORDER BY created_at DESC, id DESC LIMIT 1`),
+    cert: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
+    certsByTx: db.prepare(`SELECT * FROM certificates WHERE transaction_id = ?
+      ORDER BY not_before DESC, rowid DESC`),
+    listCerts: db.prepare(`SELECT * FROM certificates WHERE (@status IS NULL OR status = @status)
+      AND (@issuer IS NULL OR issuer = @issuer) ORDER BY not_before, rowid`),
+    revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?,
+      revocation_reason = ? WHERE serial = ? AND status = 'valid'`),
+    revoked: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
+      WHERE issuer = ? AND status = 'revoked' ORDER BY revoked_at, serial`),
+    openPending: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
+      AND status IN ('pending', 'approved')`),
+    insertPending: db.prepare(`INSERT INTO pending (id, transaction_id, subject, csr, signer_cert,
+      status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)`),
+    pendingByTx: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
+      ORDER BY status IN ('pending', 'approved') DESC, created_at DESC, rowid DESC LIMIT 1`),
+    pending: db.prepare('SELECT * FROM pending WHERE id = ?'),
+    listPending: db.prepare(`SELECT * FROM pending WHERE (@status IS NULL OR status = @status)
+      ORDER BY created_at, rowid`),
+    decide: db.prepare(`UPDATE pending SET status = ?, reason = ?, decided_at = ?
+      WHERE id = ? AND status = 'pending'`),
+    nextCrl: db.prepare(`INSERT INTO crl_numbers (issuer, "next") VALUES (?, 2)
+      ON CONFLICT (issuer) DO UPDATE SET "next" = "next" + 1 RETURNING "next" - 1 AS n`),
+  };
+
+  const txParams = (t: TransactionRecord) =>
+    ({ ...t, certSerial: t.certSerial ?? null, createdAt: t.createdAt.getTime() });
+
+  const issue = db.transaction((c: CertificateRecord, t: TransactionRecord, pendingId?: string) => {
+    try {
+      q.insertCert.run({
+        ...c,
+        sans: JSON.stringify(c.sans),
+        notBefore: c.notBefore.getTime(),
+        notAfter: c.notAfter.getTime(),
+        revokedAt: c.revokedAt?.getTime() ?? null,
+        revocationReason: c.revocationReason ?? null,
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new SerialCollisionError(`certificate serial ${c.serial} already issued`);
+      }
+      throw err;
+    }
+    q.insertTx.run(txParams(t));
+    if (pendingId !== undefined &&
+        q.markIssued.run(c.serial, t.createdAt.getTime(), pendingId).changes !== 1) {
+      throw new Error(`pending request ${pendingId} is not open; issuance not recorded`);
+    }
+  });
+
+  const addPending = db.transaction((r: Parameters<Store['addPending']>[0]): PendingRequest => {
+    const open = q.openPending.get(r.transactionId) as Row | undefined;
+    if (open) return toPending(open);
+    q.insertPending.run(r.id, r.transactionId, r.subject, r.csr, r.signerCert, r.createdAt.getTime());
+    return toPending(q.pending.get(r.id) as Row);
+  });
+
+  const all = <T>(rows: unknown[], map: (r: Row) => T): T[] => (rows as Row[]).map(map);
+  const one = <T>(row: unknown, map: (r: Row) => T): T | undefined =>
+    row === undefined ? undefined : map(row as Row);
+
+  return {
+    recordIssuance: (cert, transaction, pendingId) => issue.immediate(cert, transaction, pendingId),
+    recordTransaction: (t) => void q.insertTx.run(txParams(t)),
+    transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
+    latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
+    certificate: (serial) => one(q.cert.get(serial), toCertificate),
+    certificatesByTransaction: (id) => all(q.certsByTx.all(id), toCertificate),
+    listCertificates: (f) =>
+      all(q.listCerts.all({ status: f?.status ?? null, issuer: f?.issuer ?? null }), toCertificate),
+    revoke: (serial, reason, at) => q.revoke.run(at.getTime(), reason ?? null, serial).changes === 1,
+    revoked: (issuer): RevokedEntry[] =>
+      all(q.revoked.all(issuer), (r) => ({
+        serial: r.serial as string,
+        revokedAt: date(r.revoked_at),
+        ...(r.revocation_reason != null && { reason: r.revocation_reason as string }),
+      })),
+    addPending: (r) => addPending.immediate(r),
+    pendingByTransaction: (id) => one(q.pendingByTx.get(id), toPending),
+    pending: (id) => one(q.pending.get(id), toPending),
+    listPending: (status) => all(q.listPending.all({ status: status ?? null }), toPending),
+    decide: (id, decision, reason, at = new Date()) =>
+      q.decide.run(decision, reason ?? null, at.getTime(), id).changes === 1,
+    nextCrlNumber: (issuer) => (q.nextCrl.get(issuer) as { n: number }).n,
+    close: () => void db.close(),
+  };
+}

@@ -1,0 +1,297 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import {
+  SerialCollisionError,
+  type CertificateRecord,
+  type TransactionRecord,
+} from '../src/store/store.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const storeModule = path.join(root, 'src/store/sqlite-store.ts');
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pqscep-store-'));
+
+function cert(serial: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    serial,
+    subject: 'CN=device-1,O=Example',
+    sans: ['DNS:device-1.example', 'IP:192.0.2.7'],
+    notBefore: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, 678)),
+    notAfter: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 679)),
+    keyAlgorithm: 'rsa-2048',
+    signatureAlgorithm: 'sha256WithRSAEncryption',
+    issuer: 'aa'.repeat(32),
+    transactionId: 'tx-1',
+    status: 'valid',
+    der: new Uint8Array([0x30, 0x82, 0x01, serial.length, 0xff]),
+    ...over,
+  };
+}
+
+function tx(requestHash: string, over: Partial<TransactionRecord> = {}): TransactionRecord {
+  return {
+    transactionId: 'tx-1',
+    requestHash,
+    messageType: 'PKCSReq',
+    status: 'SUCCESS',
+    reply: new Uint8Array([0x30, 0x03, 0x02, 0x01, requestHash.length]),
+    createdAt: new Date(1_736_000_000_123),
+    ...over,
+  };
+}
+
+const pendingInput = (id: string, transactionId = 'tx-p') => ({
+  id,
+  transactionId,
+  subject: 'CN=pending',
+  csr: new Uint8Array([1, 2, 3]),
+  signerCert: new Uint8Array([4, 5, 6]),
+  createdAt: new Date(1_736_000_000_001),
+});
+
+describe('SQLite store: round trips', () => {
+  it('certificate record round-trips every field, dates to the millisecond, DER as Uint8Array', () => {
+    const s = openSqliteStore(':memory:');
+    const c = cert('1a2b', { revokedAt: new Date(1_736_000_000_999), status: 'revoked', revocationReason: 'keyCompromise' });
+    s.recordIssuance(c, tx('h1', { certSerial: '1a2b' }));
+    const got = s.certificate('1a2b')!;
+    expect(got).toEqual(c);
+    expect(got.der).toBeInstanceOf(Uint8Array);
+    expect(got.notBefore.getTime()).toBe(c.notBefore.getTime());
+    expect(s.certificate('ffff')).toBeUndefined();
+    s.close();
+  });
+
+  it('transaction record round-trips (with and without certSerial)', () => {
+    const s = openSqliteStore(':memory:');
+    const t1 = tx('h-fail', { status: 'FAILURE' });
+    s.recordTransaction(t1);
+    expect(s.transactionByRequestHash('h-fail')).toEqual(t1);
+    expect(s.transactionByRequestHash('h-fail')!.certSerial).toBeUndefined();
+    const t2 = tx('h-ok', { certSerial: '01', createdAt: new Date(1_736_000_000_500) });
+    s.recordIssuance(cert('01'), t2);
+    expect(s.transactionByRequestHash('h-ok')).toEqual(t2);
+    s.close();
+  });
+
+  it('pending request round-trips and starts in status pending', () => {
+    const s = openSqliteStore(':memory:');
+    const p = s.addPending(pendingInput('p1'));
+    expect(p).toEqual({ ...pendingInput('p1'), status: 'pending' });
+    expect(s.pending('p1')).toEqual(p);
+    expect(s.pendingByTransaction('tx-p')).toEqual(p);
+    expect(s.pending('nope')).toBeUndefined();
+    s.close();
+  });
+
+  it('RFC 8894 §3.3.1 replay: transactionByRequestHash returns the stored reply', () => {
+    const s = openSqliteStore(':memory:');
+    const t = tx('replay-hash', { certSerial: '0abc' });
+    s.recordIssuance(cert('0abc'), t);
+    const again = s.transactionByRequestHash('replay-hash')!;
+    expect(again.reply).toEqual(t.reply);
+    expect(again.certSerial).toBe('0abc');
+    expect(s.transactionByRequestHash('other-hash')).toBeUndefined();
+    s.close();
+  });
+
+  it('duplicate request hash: the first answer wins, the second transaction row is ignored', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordTransaction(tx('dup', { status: 'PENDING' }));
+    s.recordTransaction(tx('dup', { status: 'FAILURE' }));
+    expect(s.transactionByRequestHash('dup')!.status).toBe('PENDING');
+    s.close();
+  });
+
+  it('latestTransaction returns the newest transaction of a transactionID', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordTransaction(tx('a', { status: 'PENDING', createdAt: new Date(1000) }));
+    s.recordTransaction(tx('b', { status: 'SUCCESS', messageType: 'CertPoll', createdAt: new Date(2000) }));
+    s.recordTransaction(tx('c', { transactionId: 'tx-other', createdAt: new Date(3000) }));
+    expect(s.latestTransaction('tx-1')!.requestHash).toBe('b');
+    expect(s.latestTransaction('tx-none')).toBeUndefined();
+    s.close();
+  });
+});
+
+describe('SQLite store: atomic issuance', () => {
+  it('serial collision throws SerialCollisionError and writes nothing (no transaction row)', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordIssuance(cert('77', { subject: 'CN=first' }), tx('first'));
+    s.addPending(pendingInput('p-col', 'tx-col'));
+    expect(() =>
+      s.recordIssuance(cert('77', { subject: 'CN=second', transactionId: 'tx-col' }),
+        tx('second', { transactionId: 'tx-col' }), 'p-col'),
+    ).toThrow(SerialCollisionError);
+    expect(s.certificate('77')!.subject).toBe('CN=first');
+    expect(s.transactionByRequestHash('second')).toBeUndefined();
+    expect(s.latestTransaction('tx-col')).toBeUndefined();
+    expect(s.pending('p-col')!.status).toBe('pending');
+    expect(s.listCertificates()).toHaveLength(1);
+    s.close();
+  });
+
+  it('issuance for a pending request marks it issued with the serial', () => {
+    const s = openSqliteStore(':memory:');
+    s.addPending(pendingInput('p2'));
+    expect(s.decide('p2', 'approved', undefined, new Date(5000))).toBe(true);
+    s.recordIssuance(cert('0102', { transactionId: 'tx-p' }), tx('h-p2', { transactionId: 'tx-p' }), 'p2');
+    const p = s.pending('p2')!;
+    expect(p.status).toBe('issued');
+    expect(p.certSerial).toBe('0102');
+    expect(p.decidedAt).toEqual(new Date(5000));
+    s.close();
+  });
+
+  it('issuance against a rejected pending request is refused and writes nothing', () => {
+    const s = openSqliteStore(':memory:');
+    s.addPending(pendingInput('p3'));
+    s.decide('p3', 'rejected', 'policy');
+    expect(() => s.recordIssuance(cert('33'), tx('h-p3'), 'p3')).toThrow(/not open/);
+    expect(s.certificate('33')).toBeUndefined();
+    expect(s.transactionByRequestHash('h-p3')).toBeUndefined();
+    s.close();
+  });
+});
+
+describe('SQLite store: pending lifecycle (RFC 8894 §3.3.3)', () => {
+  it('decide approves or rejects once; a second decide returns false', () => {
+    const s = openSqliteStore(':memory:');
+    s.addPending(pendingInput('a', 'tx-a'));
+    s.addPending(pendingInput('r', 'tx-r'));
+    expect(s.decide('a', 'approved', undefined, new Date(10))).toBe(true);
+    expect(s.decide('r', 'rejected', 'not allowed', new Date(20))).toBe(true);
+    expect(s.decide('a', 'rejected')).toBe(false);
+    expect(s.decide('r', 'approved')).toBe(false);
+    expect(s.decide('missing', 'approved')).toBe(false);
+    expect(s.pending('a')).toMatchObject({ status: 'approved', decidedAt: new Date(10) });
+    expect(s.pending('r')).toMatchObject({ status: 'rejected', reason: 'not allowed', decidedAt: new Date(20) });
+    expect(s.listPending('approved').map((p) => p.id)).toEqual(['a']);
+    expect(s.listPending().map((p) => p.id).sort()).toEqual(['a', 'r']);
+    s.close();
+  });
+
+  it('at most one open request per transactionID: addPending returns the existing open one', () => {
+    const s = openSqliteStore(':memory:');
+    const first = s.addPending(pendingInput('one', 'tx-same'));
+    const second = s.addPending({ ...pendingInput('two', 'tx-same'), subject: 'CN=other' });
+    expect(second).toEqual(first);
+    expect(s.pending('two')).toBeUndefined();
+    s.decide('one', 'approved');
+    expect(s.addPending(pendingInput('three', 'tx-same')).id).toBe('one'); // approved is still open
+    s.decide('one', 'approved'); // no-op
+    s.close();
+  });
+
+  it('after rejection a new request for the same transactionID opens, and is preferred by lookup', () => {
+    const s = openSqliteStore(':memory:');
+    s.addPending(pendingInput('old', 'tx-re'));
+    s.decide('old', 'rejected');
+    const fresh = s.addPending(pendingInput('new', 'tx-re'));
+    expect(fresh.id).toBe('new');
+    expect(s.pendingByTransaction('tx-re')!.id).toBe('new');
+    s.close();
+  });
+});
+
+describe('SQLite store: certificates, revocation, CRL numbers', () => {
+  it('listCertificates is ordered by notBefore and filters by status and issuer', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordIssuance(cert('03', { notBefore: new Date(3000), issuer: 'ca2' }), tx('h3'));
+    s.recordIssuance(cert('01', { notBefore: new Date(1000) }), tx('h1'));
+    s.recordIssuance(cert('02', { notBefore: new Date(2000) }), tx('h2'));
+    expect(s.listCertificates().map((c) => c.serial)).toEqual(['01', '02', '03']);
+    expect(s.listCertificates({ issuer: 'ca2' }).map((c) => c.serial)).toEqual(['03']);
+    s.revoke('02', undefined, new Date(9000));
+    expect(s.listCertificates({ status: 'valid' }).map((c) => c.serial)).toEqual(['01', '03']);
+    expect(s.listCertificates({ status: 'revoked', issuer: 'aa'.repeat(32) }).map((c) => c.serial)).toEqual(['02']);
+    expect(s.certificatesByTransaction('tx-1').map((c) => c.serial)).toEqual(['03', '02', '01']);
+    s.close();
+  });
+
+  it('revoke marks a certificate once and revoked(issuer) lists only that issuer', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordIssuance(cert('0a'), tx('ha'));
+    s.recordIssuance(cert('0b', { issuer: 'other' }), tx('hb'));
+    const at = new Date(1_736_000_123_456);
+    expect(s.revoke('0a', 'keyCompromise', at)).toBe(true);
+    expect(s.revoke('0a', 'superseded', new Date())).toBe(false);
+    expect(s.revoke('dead', undefined, at)).toBe(false);
+    expect(s.revoke('0b', undefined, at)).toBe(true);
+    expect(s.revoked('aa'.repeat(32))).toEqual([{ serial: '0a', revokedAt: at, reason: 'keyCompromise' }]);
+    expect(s.revoked('other')).toEqual([{ serial: '0b', revokedAt: at }]);
+    expect(s.certificate('0a')).toMatchObject({ status: 'revoked', revokedAt: at, revocationReason: 'keyCompromise' });
+    s.close();
+  });
+
+  it('CRL number starts at 1, is monotonic per issuer, and persists across close/reopen', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'store.db');
+    let s = openSqliteStore(file);
+    expect([s.nextCrlNumber('ca1'), s.nextCrlNumber('ca1'), s.nextCrlNumber('ca2')]).toEqual([1, 2, 1]);
+    s.close();
+    s = openSqliteStore(file);
+    expect(s.nextCrlNumber('ca1')).toBe(3);
+    expect(s.nextCrlNumber('ca2')).toBe(2);
+    s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 1', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'store.db');
+    openSqliteStore(file).close();
+    const s = openSqliteStore(file); // reopening an existing schema is a no-op
+    s.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a database written by a newer schema version', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'store.db');
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => openSqliteStore(file)).toThrow(/newer/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite store: durability', () => {
+  it('an acknowledged issuance survives SIGKILL of the writing process', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'store.db');
+    const script = path.join(dir, 'writer.ts');
+    fs.writeFileSync(script, `
+      import { openSqliteStore } from ${JSON.stringify(pathToFileURL(storeModule).href)};
+      const s = openSqliteStore(${JSON.stringify(file)});
+      s.recordIssuance({
+        serial: 'c0ffee', subject: 'CN=durable', sans: [], notBefore: new Date(1000),
+        notAfter: new Date(2000), keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'x',
+        issuer: 'ca', transactionId: 'tx-d', status: 'valid', der: new Uint8Array([1, 2]),
+      }, {
+        transactionId: 'tx-d', requestHash: 'hd', messageType: 'PKCSReq', status: 'SUCCESS',
+        reply: new Uint8Array([9]), certSerial: 'c0ffee', createdAt: new Date(1500),
+      });
+      process.stdout.write('acked\\n');
+      process.kill(process.pid, 'SIGKILL');
+    `);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8' });
+    expect(child.stdout, child.stderr).toBe('acked\n');
+    expect(child.signal).toBe('SIGKILL');
+    const s = openSqliteStore(file);
+    expect(s.certificate('c0ffee')).toMatchObject({ subject: 'CN=durable', der: new Uint8Array([1, 2]) });
+    expect(s.transactionByRequestHash('hd')).toMatchObject({ certSerial: 'c0ffee', reply: new Uint8Array([9]) });
+    s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
