@@ -146,11 +146,11 @@ const algorithmId = (oid: string, parameters: 'null' | 'absent') =>
 /** Signs `content` (RFC 5652 §5.4-5.5) and returns the DER ContentInfo. */
 export async function signData(o: SignOptions): Promise<Uint8Array> {
   const content = o.content ?? new Uint8Array(0);
-  const attrs = [
+  const attrs = derSorted([
     new Attribute({ attrType: id_contentType, attrValues: [serialize(new ContentTypeValue(id_data)).slice().buffer] }),
     new Attribute({ attrType: id_messageDigest, attrValues: [serialize(new OctetString(o.digest.hash(content))).slice().buffer] }),
     ...o.attributes,
-  ];
+  ]);
   const digestName: DigestName = o.signature.digest ?? o.digest.name;
   const sig = await o.signature.sign(serialize(new Attributes(attrs)), o.key, digestName);
   const tbs = o.signerCertificate.tbsCertificate;
@@ -173,6 +173,18 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
     signerInfos: new SignerInfos([signerInfo]),
   });
   return wrap(id_signedData, sd);
+}
+
+/**
+ * DER orders the elements of a SET OF by their encodings (X.690 §11.6). Verifiers that
+ * re-encode the attributes (Go's pkcs7, used by micromdm's scepclient) only match a signature
+ * made over the sorted set.
+ */
+function derSorted(attrs: Attribute[]): Attribute[] {
+  return attrs
+    .map((a) => ({ a, der: Buffer.from(serialize(a)) }))
+    .sort((x, y) => Buffer.compare(x.der, y.der))
+    .map((x) => x.a);
 }
 
 /** Degenerate certs-only SignedData (RFC 5652 §5.2; RFC 8894 §3.4), optionally with CRLs. */
