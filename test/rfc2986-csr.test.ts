@@ -4,16 +4,15 @@
  * hand-built request with smimeCapabilities (RFC 8551 §2.5.2) and a BER-encoded
  * certificationRequestInfo, to show the signature is checked over the bytes as received.
  */
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
+import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import { ChallengePassword, SMIMECapabilities, SMIMECapability } from '@peculiar/asn1-pkcs9';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Attribute, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { Attributes } from '@peculiar/asn1-csr';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 import { CsrError, parseCsr, verifyCsr } from '../src/ca/csr.ts';
@@ -23,6 +22,7 @@ import { id_challengePassword, id_smimeCapabilities } from '../src/cms/oids.ts';
 
 const registry = createRegistry(ALGORITHMS);
 const dir = mkdtempSync(join(tmpdir(), 'pqscep-csr-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
 
 const CONFIG = `

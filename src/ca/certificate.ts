@@ -84,13 +84,15 @@ function serialContent(serial: Uint8Array): Uint8Array {
   return out;
 }
 
-/** 16 random octets, top bit cleared (positive), leading zeros stripped: 127 bits of entropy. */
+/**
+ * 16 random octets with the top bit cleared (127 bits of entropy), as minimal INTEGER content:
+ * leading zero octets stripped unless one is needed as the sign octet. Never zero.
+ */
 export function randomSerial(): Uint8Array {
   for (;;) {
     const b = new Uint8Array(randomBytes(16));
     b[0] &= 0x7f;
-    const v = stripZeros(b);
-    if (v.length) return v.slice();
+    if (stripZeros(b).length) return serialContent(b).slice();
   }
 }
 
@@ -233,6 +235,13 @@ function attributeValue(kind: StringKind, text: string): AttributeValue {
   return new AttributeValue({ utf8String: text });
 }
 
+/** X.690 §11.6: DER orders the components of a SET OF (a multi-valued RDN) by their encodings. */
+function sortedSet(atvs: AttributeTypeAndValue[]): RelativeDistinguishedName {
+  const keyed = atvs.map((atv) => [Buffer.from(serialize(atv)), atv] as const);
+  keyed.sort((a, b) => Buffer.compare(a[0], b[0]));
+  return new RelativeDistinguishedName(keyed.map((k) => k[1]));
+}
+
 /**
  * Parses an RFC 4514 string ("CN=dev1,O=Acme": the first RDN printed is the LAST in the
  * sequence). Values are UTF8String, except PrintableString for C/serialNumber/dnQualifier and
@@ -241,7 +250,7 @@ function attributeValue(kind: StringKind, text: string): AttributeValue {
 export function parseName(dn: string): Name {
   if (dn.trim() === '') return new Name([]);
   const rdns = splitUnescaped(dn, ',').map((rdn) =>
-    new RelativeDistinguishedName(
+    sortedSet(
       splitUnescaped(rdn, '+').map((atv) => {
         const eq = atv.indexOf('=');
         if (eq < 1) throw new RangeError(`DN: "${atv}" is not type=value`);

@@ -89,7 +89,7 @@ function singleValue(request: CertificationRequest, type: string): ArrayBuffer |
 function sansOf(extensions: readonly Extension[]): string[] {
   const ext = extensions.find((e) => e.extnID === id_ce_subjectAltName);
   if (!ext) return [];
-  return decode(octets(ext.extnValue), SubjectAlternativeName, 'subjectAltName').flatMap((gn) => {
+  return [...decode(octets(ext.extnValue), SubjectAlternativeName, 'subjectAltName')].flatMap((gn) => {
     if (gn.dNSName !== undefined) return [`DNS:${gn.dNSName}`];
     if (gn.iPAddress !== undefined) return [`IP:${gn.iPAddress}`];
     if (gn.rfc822Name !== undefined) return [`email:${gn.rfc822Name}`];
@@ -121,7 +121,7 @@ export function parseCsr(der: Uint8Array): CsrInfo {
   if (new Set(extensions.map((e) => e.extnID)).size !== extensions.length) throw malformed('extensionRequest repeats an extension');
 
   const smime = singleValue(request, id_smimeCapabilities);
-  const smimeCiphers = smime ? decode(smime, SMIMECapabilities, 'smimeCapabilities').map((c) => c.algorithm) : [];
+  const smimeCiphers = smime ? [...decode(smime, SMIMECapabilities, 'smimeCapabilities')].map((c) => c.algorithm) : [];
 
   let subjectString: string;
   try {

@@ -79,8 +79,8 @@ function generalNames(sans: readonly string[]): GeneralName[] {
 
 /**
  * Issues a certificate for `csr` (already verified and authorised). Validity runs from
- * `now` - 60 s to `now` + validityDays, cut at the CA's own notAfter (RFC 5280 §6.1.3 would
- * reject the rest). Key types the registry does not know get keyUsage digitalSignature only.
+ * `now` - 60 s to `now` + validityDays, cut at the CA's own notAfter (past it, no path
+ * through the CA validates: RFC 5280 §6.1.3 (a)(2)). Key types the registry does not know get keyUsage digitalSignature only.
  */
 export async function issueCertificate(
   csr: CsrInfo, ca: CaIdentity, policy: IssuancePolicy, registry: Registry, serial: Uint8Array, now: Date = new Date(),
