@@ -7,7 +7,7 @@
  * @module
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { RsaEsOaepParams, id_sha1, id_sha256, id_sha384, id_sha512, id_mgf1 } from '@peculiar/asn1-rsa';
+import { RsaEsOaepParams, id_sha1, id_sha256, id_sha384, id_sha512, id_mgf1, id_pSpecified, pSpecifiedEmpty } from '@peculiar/asn1-rsa';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { constants, generateKeyPair, privateDecrypt, publicEncrypt, sign, verify } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -41,6 +41,8 @@ const rsaKey = (bits: 2048 | 3072 | 4096): KeyType => {
     spkiOid: rsaEncryption,
     legacy: false,
     usages: ['sign', 'encrypt'] as const,
+    quantumSafe: false,
+    backend: 'node:crypto',
     generate: async () => nativeHandle(name, (await generateAsync('rsa', { modulusLength: bits })).privateKey),
     importPkcs8(der: Uint8Array): PrivateKeyHandle {
       const native = nativeFromPkcs8(der);
@@ -69,6 +71,7 @@ const pkcs1Signature = (name: string, oid: string, digest: DigestName | null, le
     keyOid: rsaEncryption,
     digest,
     parameters: 'null',
+    quantumSafe: false,
     async sign(data: Uint8Array, key: PrivateKeyHandle, d: DigestName) {
       if (!key.native) throw new TypeError(`${name} needs a node:crypto RSA key`);
       return new Uint8Array(await signAsync(NODE_DIGEST[digest ?? d], data, key.native));
@@ -128,10 +131,20 @@ function oaepHashOf(parameters: Uint8Array | null): string {
   if (!parameters || parameters.length === 0 || (parameters[0] === 0x05 && parameters.length === 2)) return 'sha1';
   const p = AsnConvert.parse(parameters, RsaEsOaepParams);
   const hash = OAEP_HASHES[p.hashAlgorithm.algorithm];
-  if (!hash || p.maskGenAlgorithm.algorithm !== id_mgf1 || p.pSourceAlgorithm.parameters?.byteLength) throw new CipherError('unsupported OAEP parameters');
+  if (!hash || p.maskGenAlgorithm.algorithm !== id_mgf1 || !emptyLabel(p.pSourceAlgorithm)) throw new CipherError('unsupported OAEP parameters');
   const mgfHash = AsnConvert.parse(p.maskGenAlgorithm.parameters!, AlgorithmIdentifier).algorithm;
   if (OAEP_HASHES[mgfHash] !== hash) throw new CipherError('unsupported OAEP parameters');
   return hash;
+}
+
+/**
+ * RFC 4055 §4.1: pSourceAlgorithm DEFAULT pSpecifiedEmpty, an empty label (`04 00`). NOTE: when the
+ * field is absent, asn1-rsa leaves its own pSpecifiedEmpty, whose parameters hold SHA-1('') instead.
+ */
+function emptyLabel(pSource: AlgorithmIdentifier): boolean {
+  if (pSource.algorithm !== id_pSpecified || !pSource.parameters) return false;
+  const label = Buffer.from(pSource.parameters);
+  return label.equals(Buffer.from([0x04, 0x00])) || label.equals(Buffer.from(pSpecifiedEmpty.parameters!));
 }
 
 const OAEP_SHA256_PARAMS = new Uint8Array(

@@ -12,6 +12,7 @@ import { ExtensionRequest, SMIMECapabilities } from '@peculiar/asn1-pkcs9';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AttributeValue, type Extension, type Name, SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
+import { isIP } from 'node:net';
 import type { Registry } from '../crypto/registry.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, serialize } from '../cms/der.ts';
@@ -69,7 +70,13 @@ function decode<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: strin
 
 /** The original encodings of certificationRequestInfo and its subjectPKInfo (asn1js keeps them). */
 function originalParts(der: Uint8Array): { info: Uint8Array; spki: Uint8Array } {
-  const { offset, result } = asn1js.fromBER(der);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(der);
+  } catch (err) {
+    throw malformed('not DER/BER', err); // asn1js throws on e.g. a BMPString of odd length
+  }
+  const { offset, result } = parsed;
   if (offset !== der.length || !(result instanceof asn1js.Sequence)) throw malformed('not a single DER/BER SEQUENCE');
   const info = result.valueBlock.value[0];
   const spki = info instanceof asn1js.Sequence ? info.valueBlock.value[2] : undefined;
@@ -91,6 +98,8 @@ function sansOf(extensions: readonly Extension[]): string[] {
   if (!ext) return [];
   return [...decode(octets(ext.extnValue), SubjectAlternativeName, 'subjectAltName')].flatMap((gn) => {
     if (gn.dNSName !== undefined) return [`DNS:${gn.dNSName}`];
+    // RFC 5280 §4.2.1.6: 4 octets (IPv4) or 16 (IPv6); anything else (a mask, odd lengths) cannot be issued.
+    if (gn.iPAddress !== undefined && !isIP(gn.iPAddress)) throw malformed('subjectAltName iPAddress is not 4 or 16 octets');
     if (gn.iPAddress !== undefined) return [`IP:${gn.iPAddress}`];
     if (gn.rfc822Name !== undefined) return [`email:${gn.rfc822Name}`];
     if (gn.uniformResourceIdentifier !== undefined) return [`URI:${gn.uniformResourceIdentifier}`];

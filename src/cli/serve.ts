@@ -15,9 +15,12 @@ export interface ServeFlags {
 export async function serve(flags: ServeFlags): Promise<void> {
   const config = parseConfig({
     ...configFromEnv(),
-    port: flags.port, host: flags.host, dataDir: flags.data, challenge: flags.challenge,
-    allowLegacy: flags.allowLegacy || undefined, approval: flags.approval, maxMessageBytes: flags.maxMessageBytes,
-    validityDays: flags.validityDays, logLevel: flags.logLevel,
+    // flags not given are undefined: drop them so they do not hide the PQSCEP_* variables
+    ...Object.fromEntries(Object.entries({
+      port: flags.port, host: flags.host, dataDir: flags.data, challenge: flags.challenge,
+      allowLegacy: flags.allowLegacy || undefined, approval: flags.approval, maxMessageBytes: flags.maxMessageBytes,
+      validityDays: flags.validityDays, logLevel: flags.logLevel,
+    }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -24,7 +24,14 @@ export const serialize = (value: unknown): Uint8Array => new Uint8Array(AsnConve
 /** Contents of an OCTET STRING given as its full BER encoding (primitive or constructed). */
 export function octetsFromBer(encoded: ArrayBuffer | Uint8Array): Uint8Array {
   const buf = encoded instanceof Uint8Array ? encoded : new Uint8Array(encoded);
-  const { result, offset } = asn1js.fromBER(buf);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(buf);
+  } catch (err) {
+    // asn1js throws (RangeError) on some malformed strings, e.g. a BMPString of odd length.
+    throw new CmsError('malformed', 'expected an OCTET STRING', { cause: err });
+  }
+  const { result, offset } = parsed;
   if (offset === -1 || !(result instanceof asn1js.OctetString)) throw new CmsError('malformed', 'expected an OCTET STRING');
   return collect(result);
 }

@@ -66,7 +66,13 @@ export function identifies(id: SignerIdentifier, cert: Certificate): boolean {
 const id_ce_subjectKeyIdentifier = '2.5.29.14';
 function subjectKeyIdentifierOf(cert: Certificate): Uint8Array | undefined {
   const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
-  return ext ? octetsFromBer(octets(ext.extnValue)) : undefined;
+  if (!ext) return undefined;
+  try {
+    return octetsFromBer(octets(ext.extnValue));
+  } catch (err) {
+    if (err instanceof CmsError) return undefined; // a malformed SKI (e.g. in a client's certificate) identifies nothing
+    throw err;
+  }
 }
 
 export const spkiOf = (cert: Certificate): Uint8Array => serialize(cert.tbsCertificate.subjectPublicKeyInfo);

@@ -4,8 +4,10 @@
  * these interfaces, never a concrete algorithm.
  *
  * Roles: KeyType (generate/load key pairs, SPKI), SignatureAlgorithm (CMS SignerInfo, X.509,
- * PKCS#10), KeyTransport (CMS KeyTransRecipientInfo, RFC 5652 §6.2.1), ContentCipher (CMS
- * EncryptedContentInfo), Digest. Key agreement and KEM roles are added by the post-quantum work.
+ * PKCS#10), KeyTransport (KeyTransRecipientInfo, RFC 5652 §6.2.1), KeyAgreement
+ * (KeyAgreeRecipientInfo, RFC 5652 §6.2.2 / RFC 5753), Kem (KEMRecipientInfo, RFC 9629), Kdf
+ * and KeyWrap (the KEK derivation and wrapping those two need), ContentCipher
+ * (EncryptedContentInfo), Digest.
  * @module
  */
 import type { KeyObject } from 'node:crypto';
@@ -24,8 +26,10 @@ export interface PrivateKeyHandle {
   readonly spki: Uint8Array;
   /** node:crypto key, for families that run on node:crypto. */
   readonly native?: KeyObject;
-  /** Raw secret key bytes, for families implemented in JavaScript. */
+  /** Raw secret key bytes (e.g. the FIPS 204 expanded key), for families implemented in JavaScript. */
   readonly raw?: Uint8Array;
+  /** The seed the key was derived from, when known (RFC 9881/9935 recommend the seed form in PKCS#8). */
+  readonly seed?: Uint8Array;
 }
 
 interface AlgorithmBase {
@@ -53,8 +57,15 @@ export interface KeyType extends AlgorithmBase {
   readonly kind: 'key';
   /** SubjectPublicKeyInfo algorithm OID (also listed in `oids`). */
   readonly spkiOid: Oid;
-  /** What keys of this type can do: sign, and/or receive a content-encryption key. */
-  readonly usages: readonly ('sign' | 'encrypt')[];
+  /**
+   * What keys of this type can do: sign; receive a content-encryption key by key transport or
+   * KEM ('encrypt': keyEncipherment); or by key agreement ('agree': keyAgreement).
+   */
+  readonly usages: readonly ('sign' | 'encrypt' | 'agree')[];
+  /** True when security does not rest on factoring or discrete logarithms. */
+  readonly quantumSafe: boolean;
+  /** Which implementation backs this key type in this process ('node:crypto', '@noble/post-quantum', ...). */
+  readonly backend: string;
   generate(): Promise<PrivateKeyHandle>;
   /** Loads a PKCS#8 DER private key; throws RangeError if it is not of this type. */
   importPkcs8(der: Uint8Array): PrivateKeyHandle;
@@ -74,6 +85,9 @@ export interface SignatureAlgorithm extends AlgorithmBase {
   readonly digest: DigestName | null;
   /** AlgorithmIdentifier.parameters: NULL (RFC 4055 §5 for RSA) or absent. */
   readonly parameters: 'null' | 'absent';
+  /** The digest a CMS signer should use with it (RFC 9882 §3: SHA-512 for ML-DSA), if it prescribes one. */
+  readonly cmsDigest?: DigestName;
+  readonly quantumSafe: boolean;
   sign(data: Uint8Array, key: PrivateKeyHandle, digest: DigestName): Promise<Uint8Array>;
   verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, digest: DigestName): boolean;
 }
@@ -107,7 +121,50 @@ export interface ContentCipher extends AlgorithmBase {
   decrypt(key: Uint8Array, parameters: Uint8Array | null, ciphertext: Uint8Array, tag?: Uint8Array, aad?: Uint8Array): Uint8Array;
 }
 
-export type Algorithm = Digest | KeyType | SignatureAlgorithm | KeyTransport | ContentCipher;
+/** A key-encapsulation mechanism (RFC 9629 §1: KEM.Encapsulate / KEM.Decapsulate). */
+export interface Kem extends AlgorithmBase {
+  readonly kind: 'kem';
+  readonly keyOid: Oid;
+  readonly quantumSafe: boolean;
+  /** The KDF and key wrap RFC 9936 §3 says every implementation supports for this parameter set. */
+  readonly kdf: string;
+  readonly wrap: string;
+  encapsulate(spki: Uint8Array): Promise<{ ciphertext: Uint8Array; sharedSecret: Uint8Array }>;
+  /** Throws CipherError on a ciphertext of the wrong length; otherwise returns a shared secret (implicit rejection, FIPS 203 §6.3). */
+  decapsulate(ciphertext: Uint8Array, key: PrivateKeyHandle): Promise<Uint8Array>;
+}
+
+/** A KDF for KEMRecipientInfo (RFC 9629 §5: HKDF, RFC 8619) and KeyAgreeRecipientInfo (RFC 5753 §7.2: X9.63). */
+export interface Kdf extends AlgorithmBase {
+  readonly kind: 'kdf';
+  derive(secret: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
+/** AES key wrap (RFC 3394), the KeyEncryptionAlgorithm of KEMRI and KARI. */
+export interface KeyWrap extends AlgorithmBase {
+  readonly kind: 'key-wrap';
+  readonly keySize: number;
+  wrap(kek: Uint8Array, cek: Uint8Array): Uint8Array;
+  /** Throws CipherError when the integrity check fails. */
+  unwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array;
+}
+
+/**
+ * Ephemeral-static key agreement for KeyAgreeRecipientInfo (RFC 5753 §3.1): the scheme OID
+ * (e.g. dhSinglePass-stdDH-sha256kdf-scheme) fixes the KDF; its parameters name the key wrap.
+ */
+export interface KeyAgreement extends AlgorithmBase {
+  readonly kind: 'key-agreement';
+  readonly keyOid: Oid;
+  /** Name of the Kdf (in the registry) the scheme uses. */
+  readonly kdf: string;
+  /** A fresh ephemeral key pair on the recipient's curve and the shared secret Z with `recipientSpki`. */
+  ephemeral(recipientSpki: Uint8Array): Promise<{ originatorSpki: Uint8Array; sharedSecret: Uint8Array }>;
+  /** Z from the originator's public key (DER SPKI) and our private key; throws CipherError on a bad point. */
+  agree(originatorSpki: Uint8Array, key: PrivateKeyHandle): Promise<Uint8Array>;
+}
+
+export type Algorithm = Digest | KeyType | SignatureAlgorithm | KeyTransport | KeyAgreement | Kem | Kdf | KeyWrap | ContentCipher;
 export type AlgorithmKind = Algorithm['kind'];
 
 /** Uniform failure of a decryption or parameter check; deliberately says nothing more. */

@@ -26,6 +26,9 @@ const CSR_FAIL = { malformed: 'badRequest', badAlg: 'badAlg', badSignature: 'bad
 function checkedCsr(der: Uint8Array, env: ScepEnv): CsrInfo {
   try {
     const csr = parseCsr(der);
+    // A key of no enabled key type (e.g. RSA-1024) is refused by policy as badAlg; say so before
+    // the self-signature check, which cannot succeed with such a key (it would read badMessageCheck).
+    if (!env.registry.list('key').some((k) => k.matches(csr.spki))) throw new ScepError('badAlg', 'CSR key is not of an enabled key type');
     verifyCsr(csr, env.registry); // RFC 2986 §3: the self-signature is the proof of possession
     return csr;
   } catch (err) {

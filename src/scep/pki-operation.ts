@@ -107,7 +107,11 @@ async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
     const envelope = await openEnvelope(request.signedData.content, recipients, env.registry);
     return { request: { ...request, signerCert }, digest, envelope };
   } catch (err) {
-    if (err instanceof CmsError) throw new ScepError(CMS_FAIL[err.failure], err.message, { cause: err });
+    if (err instanceof CmsError) {
+      // A signer key of no enabled key type (e.g. RSA-1024) cannot verify at all: badAlg, not badMessageCheck.
+      const unusableKey = err.failure === 'badSignature' && !env.registry.list('key').some((k) => k.matches(spkiOf(signerCert)));
+      throw new ScepError(unusableKey ? 'badAlg' : CMS_FAIL[err.failure], err.message, { cause: err });
+    }
     throw err;
   }
 }

@@ -1,0 +1,251 @@
+/**
+ * The `pqscep` command as a user runs it: `node bin/pqscep.js …` in child processes from the
+ * repository root. `serve` on a free loopback port with a temporary data folder, then the
+ * client commands (`caps`, `enroll`, `renew`) against it, the one-line errors (exit 1, one
+ * stderr line starting `pqscep:`), and the PQSCEP_* environment variables.
+ * Checked with the openssl CLI: enrolled and renewed certificates verify against the ca.pem the
+ * client wrote.
+ * Leaves out: --approval manual / PENDING, --get (covered in protocol tests), logging format.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSignedData } from '../src/cms/signed-data.ts';
+import { readString } from '../src/scep/attributes.ts';
+import { MessageType, PkiStatus, ScepOid } from '../src/scep/message.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'pqscep.js');
+const exec = promisify(execFile);
+const CHALLENGE = 'cli-challenge-0123';
+
+/** The caller's environment without PQSCEP_* settings, so only what a test sets applies. */
+const baseEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `pqscep ...args` to completion; never rejects on a non-zero exit. Killed (SIGTERM) after
+ * `timeoutMs`, so a `serve` that should have refused to start cannot hang the run.
+ */
+function pqscep(args: string[], env: NodeJS.ProcessEnv = baseEnv(), timeoutMs = 45_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (s: string) => s.split('\n').filter((l) => l !== '');
+
+/** Exit 1 with exactly one stderr line, `pqscep: <reason>`; returns the reason. */
+function expectOneLineError(r: CliResult): string {
+  expect(r.code, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(1);
+  expect(lines(r.stderr)).toHaveLength(1);
+  expect(r.stderr).toMatch(/^pqscep: \S/);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  return r.stderr.slice('pqscep: '.length).trim();
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running: Served[] = [];
+
+/** Spawns `pqscep serve ...args` and resolves once it has printed its challenge line. */
+async function serve(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const served: Served = { child, stdout: () => out, stderr: () => err, exited };
+  running.push(served);
+  const deadline = Date.now() + 30_000;
+  while (!/^challenge password: .*$/m.test(out)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`pqscep serve exited early:\n${out}\n${err}`);
+    if (Date.now() > deadline) throw new Error(`pqscep serve did not start:\n${out}\n${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return served;
+}
+
+/** SIGTERM, and wait for the exit (the server exits 0 on SIGTERM). */
+async function stop(s: Served): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
+  return s.exited;
+}
+
+async function openssl(...args: string[]): Promise<string> {
+  const { stdout } = await exec('openssl', args, { encoding: 'utf8' });
+  return stdout;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'pqscep-cli-'));
+
+afterAll(async () => {
+  await Promise.all(running.map(stop));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('pqscep --help', () => {
+  it('lists the serve, enroll, renew and caps commands', async () => {
+    const r = await pqscep(['--help']);
+    expect(r.code).toBe(0);
+    for (const cmd of ['serve', 'enroll', 'renew', 'caps']) expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+  });
+});
+
+describe('pqscep serve, then the client commands against it', () => {
+  let server: Served;
+  let port: number;
+  let url: string;
+  const data = join(work, 'data');
+
+  beforeAll(async () => {
+    port = await freePort();
+    url = `http://127.0.0.1:${port}/scep`;
+    server = await serve(['--port', String(port), '--data', data, '--challenge', CHALLENGE]);
+  });
+
+  it('prints exactly one "listening on" line with the URL, and the challenge', () => {
+    const out = lines(server.stdout());
+    expect(out.filter((l) => l.startsWith('listening on'))).toEqual([`listening on ${url}`]);
+    expect(out).toContain(`challenge password: ${CHALLENGE}`);
+    expect(existsSync(join(data, 'ca.pem'))).toBe(true);
+  });
+
+  it('RFC 8894 §3.5.2 caps: prints the GetCACaps keywords, one per line (no legacy ones by default)', async () => {
+    const r = await pqscep(['caps', '--url', url]);
+    expect(r.code, r.stderr).toBe(0);
+    const caps = lines(r.stdout);
+    expect(caps).toEqual(expect.arrayContaining(['AES', 'POSTPKIOperation', 'Renewal', 'SCEPStandard', 'SHA-256']));
+    expect(caps).not.toContain('DES3');
+    expect(caps).not.toContain('SHA-1');
+  });
+
+  let first: string;
+  it('enroll: exit 0, writes key.pem, cert.pem, ca.pem and the messages; the certificate verifies', async () => {
+    first = join(work, 'cli-1');
+    const msgs = join(first, 'msgs');
+    const r = await pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--subject', 'CN=cli-1', '--out', first, '--save-messages', msgs]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['key.pem', 'cert.pem', 'ca.pem']) expect(existsSync(join(first, f)), f).toBe(true);
+    for (const f of ['pkcsreq.der', 'certrep.der']) expect(existsSync(join(msgs, f)), f).toBe(true);
+    const cert = join(first, 'cert.pem');
+    expect((await openssl('verify', '-CAfile', join(first, 'ca.pem'), cert)).trim()).toBe(`${cert}: OK`);
+    expect((await openssl('verify', '-CAfile', join(data, 'ca.pem'), cert)).trim()).toBe(`${cert}: OK`);
+    expect(await openssl('x509', '-pubkey', '-noout', '-in', cert)).toBe(await openssl('pkey', '-pubout', '-in', join(first, 'key.pem')));
+    expect(await openssl('x509', '-subject', '-noout', '-in', cert)).toMatch(/CN = cli-1/);
+    // the saved messages are the real PKCSReq and its SUCCESS CertRep
+    const req = parseSignedData(new Uint8Array(readFileSync(join(msgs, 'pkcsreq.der')))).signedData.signerInfos[0].signedAttrs;
+    const rep = parseSignedData(new Uint8Array(readFileSync(join(msgs, 'certrep.der')))).signedData.signerInfos[0].signedAttrs;
+    expect(readString(req, ScepOid.messageType)).toBe(MessageType.PKCSReq);
+    expect(readString(rep, ScepOid.messageType)).toBe(MessageType.CertRep);
+    expect(readString(rep, ScepOid.pkiStatus)).toBe(PkiStatus.SUCCESS);
+    expect(readString(rep, ScepOid.transactionID)).toBe(readString(req, ScepOid.transactionID));
+  });
+
+  it('renew --cert --key: exit 0, a new certificate for a new key that verifies', async () => {
+    expect(first, 'needs the enroll test').toBeDefined();
+    const out = join(work, 'cli-1-renewed');
+    const msgs = join(out, 'msgs');
+    const r = await pqscep(['renew', '--url', url, '--cert', join(first, 'cert.pem'), '--key', join(first, 'key.pem'), '--out', out, '--save-messages', msgs]);
+    expect(r.code, r.stderr).toBe(0);
+    const cert = join(out, 'cert.pem');
+    expect((await openssl('verify', '-CAfile', join(out, 'ca.pem'), cert)).trim()).toBe(`${cert}: OK`);
+    expect(await openssl('x509', '-pubkey', '-noout', '-in', cert)).toBe(await openssl('pkey', '-pubout', '-in', join(out, 'key.pem')));
+    expect(await openssl('x509', '-serial', '-noout', '-in', cert)).not.toBe(await openssl('x509', '-serial', '-noout', '-in', join(first, 'cert.pem')));
+    expect(readFileSync(join(out, 'key.pem'), 'utf8')).not.toBe(readFileSync(join(first, 'key.pem'), 'utf8'));
+    expect(await openssl('x509', '-subject', '-noout', '-in', cert)).toMatch(/CN = cli-1/);
+    // no challenge given: the RenewalReq is authenticated by the current certificate
+    const req = parseSignedData(new Uint8Array(readFileSync(join(msgs, 'renewalreq.der')))).signedData.signerInfos[0].signedAttrs;
+    expect(readString(req, ScepOid.messageType)).toBe(MessageType.RenewalReq);
+  });
+
+  it('a wrong challenge: exit 1 and one stderr line naming the failure', async () => {
+    const out = join(work, 'wrong');
+    const reason = expectOneLineError(await pqscep(['enroll', '--url', url, '--challenge', 'wrong', '--subject', 'CN=cli-2', '--out', out]));
+    expect(reason).toMatch(/badRequest/);
+    expect(existsSync(join(out, 'cert.pem'))).toBe(false);
+  });
+
+  it('enroll without --subject: exit 1 and one line naming the option', async () => {
+    const reason = expectOneLineError(await pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--out', join(work, 'no-subject')]));
+    expect(reason).toMatch(/--subject/);
+  });
+});
+
+describe('pqscep errors before any server answers', () => {
+  it('an unreachable URL: exit 1 and one line', async () => {
+    const port = await freePort(); // closed again: nothing listens there
+    const reason = expectOneLineError(await pqscep(['enroll', '--url', `http://127.0.0.1:${port}/scep`, '--challenge', CHALLENGE, '--subject', 'CN=cli-3', '--out', join(work, 'unreachable')]));
+    expect(reason).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('serve --port notanumber: exit 1 and one line naming the setting', async () => {
+    const reason = expectOneLineError(await pqscep(['serve', '--port', 'notanumber', '--data', join(work, 'bad-port')], baseEnv(), 20_000));
+    expect(reason).toMatch(/\bport\b/);
+  });
+
+  it('PQSCEP_PORT=notanumber: exit 1 and one line naming the setting', async () => {
+    const reason = expectOneLineError(await pqscep(['serve', '--data', join(work, 'bad-env-port')], { ...baseEnv(), PQSCEP_PORT: 'notanumber' }, 20_000));
+    expect(reason).toMatch(/\bport\b/);
+  });
+});
+
+describe('pqscep serve with PQSCEP_* environment variables', () => {
+  let server: Served;
+  let port: number;
+  const secret = 'env-challenge-4567';
+
+  beforeAll(async () => {
+    port = await freePort();
+    server = await serve([], { ...baseEnv(), PQSCEP_PORT: String(port), PQSCEP_CHALLENGE: secret, PQSCEP_DATA: join(work, 'env-data') });
+  });
+
+  it('listens on PQSCEP_PORT, keeps its data in PQSCEP_DATA and uses PQSCEP_CHALLENGE', async () => {
+    const url = `http://127.0.0.1:${port}/scep`;
+    expect(lines(server.stdout()).filter((l) => l.startsWith('listening on'))).toEqual([`listening on ${url}`]);
+    expect(lines(server.stdout())).toContain(`challenge password: ${secret}`);
+    expect(existsSync(join(work, 'env-data', 'ca.pem'))).toBe(true);
+    const out = join(work, 'env-device');
+    const r = await pqscep(['enroll', '--url', url, '--challenge', secret, '--subject', 'CN=env-device', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await openssl('verify', '-CAfile', join(out, 'ca.pem'), join(out, 'cert.pem'))).trim()).toBe(`${join(out, 'cert.pem')}: OK`);
+  });
+
+  it('a --port flag overrides PQSCEP_PORT', async () => {
+    const flagPort = await freePort();
+    const other = await serve(['--port', String(flagPort)], { ...baseEnv(), PQSCEP_PORT: String(port), PQSCEP_CHALLENGE: secret, PQSCEP_DATA: join(work, 'env-data-2') });
+    expect(lines(other.stdout()).filter((l) => l.startsWith('listening on'))).toEqual([`listening on http://127.0.0.1:${flagPort}/scep`]);
+    expect(await stop(other)).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    expect(await stop(server)).toEqual({ code: 0, signal: null });
+  });
+});
