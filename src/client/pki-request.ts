@@ -11,7 +11,7 @@ import { findSignerCertificate, parseSignedData, signData, spkiAlgorithmOid, spk
 import { identifies } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, Digest, PrivateKeyHandle } from '../crypto/types.ts';
-import { octetString, printable, readOctets, readString } from '../scep/attributes.ts';
+import { octetString, printable, readOctets, readString, transactionIdAttribute } from '../scep/attributes.ts';
 import { FailInfo, MessageType, nameOf, PkiStatus, ScepOid, type FailInfoName, type MessageTypeName, type PkiStatusName } from '../scep/message.ts';
 import { equalBytes } from '../cms/der.ts';
 
@@ -53,7 +53,7 @@ export async function buildPkiRequest(o: RequestOptions, registry: Registry): Pr
     digest: o.digest,
     certificates: [o.signerCert],
     attributes: [
-      printable(ScepOid.transactionID, o.transactionId),
+      transactionIdAttribute(o.transactionId),
       printable(ScepOid.messageType, MessageType[o.messageType]),
       octetString(ScepOid.senderNonce, senderNonce),
     ],

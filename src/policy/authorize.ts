@@ -36,6 +36,8 @@ export interface AuthorizeEnv {
 export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<{ renewalOf: string | null } | Denial> {
   const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(input.csr.spki));
   if (!keyType) return { failInfo: 'badAlg', reason: 'CSR key is not of an allowed key type' };
+  const names = nameProblem(input.csr);
+  if (names) return { failInfo: 'badRequest', reason: names };
 
   if (input.messageType === 'RenewalReq') {
     const serial = issuedByUs(input.signerCert, env, now);
@@ -48,6 +50,26 @@ export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = 
   });
   if (!ok) return { failInfo: 'badRequest', reason: input.csr.challengePassword === undefined ? 'no challenge password' : 'wrong challenge password' };
   return { renewalOf: null };
+}
+
+/** RFC 1034 §3.5 preferred name syntax (LDH labels), optionally with a leading wildcard label. */
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const DNS_NAME = new RegExp(`^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`);
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * What we refuse to put in a certificate: an empty subject without SANs (RFC 5280 §4.1.2.6),
+ * dNSNames that are not hostnames (RFC 5280 §4.2.1.6; NUL-prefix tricks), control characters.
+ */
+function nameProblem(csr: CsrInfo): string | undefined {
+  if (csr.subject.length === 0 && csr.sans.length === 0) return 'empty subject and no subjectAltName';
+  for (const san of csr.sans) {
+    const value = san.slice(san.indexOf(':') + 1);
+    if (san.startsWith('DNS:') && (!DNS_NAME.test(value) || value.length > 253)) return `invalid dNSName ${JSON.stringify(value.slice(0, 80))}`;
+    if (CONTROL.test(value) || value.length === 0) return `invalid subjectAltName ${JSON.stringify(san.slice(0, 80))}`;
+  }
+  return undefined;
 }
 
 /** The serial of `cert` if one of our CAs issued it, it is in validity and not revoked. */

@@ -41,13 +41,23 @@ export const printable = (oid: string, value: string) => attribute(oid, new asn1
 export const octetString = (oid: string, value: Uint8Array) => attribute(oid, new asn1js.OctetString({ valueHex: value }));
 export const utf8 = (oid: string, value: string) => attribute(oid, new asn1js.Utf8String({ value }));
 
+/** X.680 §41.4 PrintableString characters */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * RFC 8894 §3.2.1.1 says PrintableString; an ID with other characters goes out as UTF8String
+ * rather than garbled (clients compare the string value).
+ */
+export const transactionIdAttribute = (id: string) =>
+  PRINTABLE.test(id) ? printable(ScepOid.transactionID, id) : utf8(ScepOid.transactionID, id);
+
 /** The attributes every CertRep carries (RFC 8894 §3.3.2). */
 export function certRepAttributes(o: {
   transactionId: string; senderNonce: Uint8Array; recipientNonce: Uint8Array; pkiStatus: string; messageType: string;
   failInfo?: string; failInfoText?: string;
 }): Attribute[] {
   const attrs = [
-    printable(ScepOid.transactionID, o.transactionId),
+    transactionIdAttribute(o.transactionId),
     printable(ScepOid.messageType, o.messageType),
     printable(ScepOid.pkiStatus, o.pkiStatus),
     octetString(ScepOid.senderNonce, o.senderNonce),
