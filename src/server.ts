@@ -13,7 +13,10 @@ import { pino } from 'pino';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createApp } from './app.ts';
 import { loadOrCreateCa } from './ca/bootstrap.ts';
-import type { ServerConfig } from './config.ts';
+import { ConfigError, type ServerConfig } from './config.ts';
+import { setPqBackend } from './crypto/backend.ts';
+import type { Registry } from './crypto/registry.ts';
+import type { KeyType } from './crypto/types.ts';
 import { createRegistry } from './crypto/registry.ts';
 import { staticChallenge } from './policy/challenge.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
@@ -39,24 +42,38 @@ function loadOrCreateChallenge(dir: string): string {
   return secret;
 }
 
+/** `--ca-alg` must name a key type that signs, each `--ra-alg` one that can receive or sign. */
+function checkKeyTypes(config: ServerConfig, registry: Registry): void {
+  const keyTypes = registry.list('key');
+  const names = (ok: (k: KeyType) => boolean) => keyTypes.filter(ok).map((k) => k.name).join(', ');
+  const ca = keyTypes.find((k) => k.name === config.caKeyType);
+  if (!ca?.usages.includes('sign')) throw new ConfigError(`invalid setting caKeyType (--ca-alg): ${config.caKeyType} is not one of ${names((k) => k.usages.includes('sign'))}`);
+  for (const name of config.raKeyTypes) {
+    if (!keyTypes.some((k) => k.name === name)) throw new ConfigError(`invalid setting raKeyTypes (--ra-alg): ${name} is not one of ${names(() => true)}`);
+  }
+}
+
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  setPqBackend(config.pqBackend);
   const registry = createRegistry(ALGORITHMS, { allowLegacy: config.allowLegacy });
-  const { ca, ra, created } = await loadOrCreateCa(config.dataDir, registry, { caKeyType: config.caKeyType, raKeyType: config.raKeyType });
+  checkKeyTypes(config, registry);
+  const { ca, ras, created } = await loadOrCreateCa(config.dataDir, registry, { caKeyType: config.caKeyType, raKeyTypes: config.raKeyTypes });
   const nextDir = join(config.dataDir, 'next');
-  const nextCa = existsSync(join(nextDir, 'ca.pem')) ? await loadOrCreateCa(nextDir, registry) : undefined;
+  const nextCa = existsSync(join(nextDir, 'ca.pem')) ? await loadOrCreateCa(nextDir, registry, { raKeyTypes: config.raKeyTypes }) : undefined;
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateChallenge(config.dataDir);
   const env: ScepEnv = Object.freeze({
     registry,
     ca,
-    ra,
-    nextCa: nextCa ? { ca: nextCa.ca, ra: nextCa.ra } : undefined,
+    ras,
+    nextCa: nextCa ? { ca: nextCa.ca, ras: nextCa.ras } : undefined,
     previousCas: [],
     store,
     challenge: staticChallenge(challenge),
     issuance: { validityDays: config.validityDays, extendedKeyUsage: config.extendedKeyUsage },
     approval: config.approval,
+    pqReplyEnvelope: config.pqReplyEnvelope,
     crlValidityHours: config.crlValidityHours,
     log,
   });

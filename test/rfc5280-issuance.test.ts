@@ -67,9 +67,9 @@ describe('RFC 5280 issuance checked by the OpenSSL CLI', () => {
 
   it('bootstraps a CA (cA=true, keyCertSign+cRLSign) with 0600 key files', () => {
     expect(files.created).toBe(true);
-    for (const f of ['ca.pem', 'ca.key.pem', 'ra.pem', 'ra.key.pem']) expect(existsSync(join(data, f))).toBe(true);
+    for (const f of ['ca.pem', 'ca.key.pem', 'ra-rsa-2048.pem', 'ra-rsa-2048.key.pem']) expect(existsSync(join(data, f))).toBe(true);
     expect(statSync(join(data, 'ca.key.pem')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(data, 'ra.key.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(data, 'ra-rsa-2048.key.pem')).mode & 0o777).toBe(0o600);
     const text = openssl('x509', '-in', 'data/ca.pem', '-noout', '-text', '-nameopt', 'RFC2253');
     expect(text).toMatch(/Subject: CN=pqscep CA,O=pqscep/);
     expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
@@ -79,9 +79,9 @@ describe('RFC 5280 issuance checked by the OpenSSL CLI', () => {
   });
 
   it('the RA certificate verifies against the CA', () => {
-    expect(run('verify', '-CAfile', 'data/ca.pem', 'data/ra.pem').stdout).toMatch(/data\/ra.pem: OK/);
-    const text = openssl('x509', '-in', 'data/ra.pem', '-noout', '-text', '-nameopt', 'RFC2253');
-    expect(text).toMatch(/Subject: CN=pqscep RA,O=pqscep/);
+    expect(run('verify', '-CAfile', 'data/ca.pem', 'data/ra-rsa-2048.pem').stdout).toMatch(/data\/ra-rsa-2048.pem: OK/);
+    const text = openssl('x509', '-in', 'data/ra-rsa-2048.pem', '-noout', '-text', '-nameopt', 'RFC2253');
+    expect(text).toMatch(/Subject: CN=pqscep RA rsa-2048,O=pqscep/);
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Encipherment/);
     expect(text).toMatch(/Authority Key Identifier/);
   });
@@ -144,21 +144,29 @@ describe('RFC 5280 issuance checked by the OpenSSL CLI', () => {
     expect(certificate.tbsCertificate.validity.notAfter.getTime()).toEqual(files.ca.certificate.tbsCertificate.validity.notAfter.getTime());
   });
 
-  it('issues to a key type the registry does not know (EC) with digitalSignature only', async () => {
+  it('issues to a key type the registry does not know (Ed25519) with digitalSignature only', async () => {
+    const ed = opensslCsr('ed', ['-newkey', 'ed25519']);
+    const { der } = await issueCertificate(ed, files.ca, { validityDays: 1, extendedKeyUsage: [] }, registry, randomSerial(), now);
+    const text = openssl('x509', '-in', write('ed.pem', toPem('CERTIFICATE', der)), '-noout', '-text');
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature\n/);
+    expect(text).not.toMatch(/Extended Key Usage|CRL Distribution/);
+    expect(run('verify', '-CAfile', 'data/ca.pem', 'ed.pem').stdout.trim()).toBe('ed.pem: OK');
+    expect(openssl('x509', '-in', 'ed.pem', '-noout', '-pubkey')).toBe(openssl('req', '-inform', 'DER', '-in', 'ed.csr', '-noout', '-pubkey'));
+  });
+
+  it('issues to an EC key with digitalSignature and keyAgreement (RFC 5480 §3)', async () => {
     const ec = opensslCsr('ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     const { der } = await issueCertificate(ec, files.ca, { validityDays: 1, extendedKeyUsage: [] }, registry, randomSerial(), now);
     const text = openssl('x509', '-in', write('ec.pem', toPem('CERTIFICATE', der)), '-noout', '-text');
-    expect(text).toMatch(/Key Usage: critical\s+Digital Signature\n/);
-    expect(text).not.toMatch(/Extended Key Usage|CRL Distribution/);
+    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Key Agreement\n/);
     expect(run('verify', '-CAfile', 'data/ca.pem', 'ec.pem').stdout.trim()).toBe('ec.pem: OK');
-    expect(openssl('x509', '-in', 'ec.pem', '-noout', '-pubkey')).toBe(openssl('req', '-inform', 'DER', '-in', 'ec.csr', '-noout', '-pubkey'));
   });
 
   it('reloading the data folder returns the same CA and RA (created=false)', async () => {
     const again = await loadOrCreateCa(data, registry);
     expect(again.created).toBe(false);
     expect(again.ca.fingerprint).toBe(files.ca.fingerprint);
-    expect(again.ra.fingerprint).toBe(files.ra.fingerprint);
+    expect(again.ras[0].fingerprint).toBe(files.ras[0].fingerprint);
     expect(again.ca.key.keyType).toBe('rsa-2048');
     const { der } = await issueCertificate(csr, again.ca, policy, registry, randomSerial(), now);
     expect(run('verify', '-CAfile', 'data/ca.pem', write('again.pem', toPem('CERTIFICATE', der))).stdout.trim()).toBe('again.pem: OK');
@@ -199,7 +207,7 @@ describe('bootstrap options and crash safety', () => {
     expect(v.notBefore.utcTime).toBeDefined();
     expect(v.notAfter.generalTime).toBeDefined();
     expect(run('verify', '-CAfile', 'custom.pem', 'custom.pem').stdout).toMatch(/OK/);
-    expect(run('verify', '-CAfile', 'custom.pem', join(d, 'ra.pem')).stdout).toMatch(/OK/);
+    expect(run('verify', '-CAfile', 'custom.pem', join(d, 'ra-rsa-2048.pem')).stdout).toMatch(/OK/);
   });
 
   it('finishes an interrupted commit, drops uncommitted staging, reissues a missing RA, refuses half a CA', async () => {
@@ -215,11 +223,11 @@ describe('bootstrap options and crash safety', () => {
     expect(again.ca.fingerprint).toBe(first.ca.fingerprint);
     expect(existsSync(join(d, '.ca-commit')) || existsSync(join(d, '.ca-staging'))).toBe(false);
     // A deleted RA is reissued by the same CA.
-    execFileSync('rm', [join(d, 'ra.pem')]);
+    execFileSync('rm', [join(d, 'ra-rsa-2048.pem')]);
     const third = await loadOrCreateCa(d, registry);
     expect(third.ca.fingerprint).toBe(first.ca.fingerprint);
-    expect(third.ra.fingerprint).not.toBe(first.ra.fingerprint);
-    expect(run('verify', '-CAfile', join(d, 'ca.pem'), join(d, 'ra.pem')).stdout).toMatch(/OK/);
+    expect(third.ras[0].fingerprint).not.toBe(first.ras[0].fingerprint);
+    expect(run('verify', '-CAfile', join(d, 'ca.pem'), join(d, 'ra-rsa-2048.pem')).stdout).toMatch(/OK/);
     // A CA key without its certificate is never overwritten.
     execFileSync('rm', [join(d, 'ca.pem')]);
     await expect(loadOrCreateCa(d, registry)).rejects.toThrow(/ca.pem is missing/);

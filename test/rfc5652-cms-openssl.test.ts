@@ -102,8 +102,8 @@ async function cmsFailure(p: Promise<unknown> | (() => unknown)): Promise<string
 beforeAll(async () => {
   if (!hasOpenssl) return;
   dir = mkdtempSync(join(tmpdir(), 'pqscep-rfc5652-openssl-'));
-  pki = await loadOrCreateCa(path('pki'), registry); // writes pki/ca.pem, pki/ra.pem, pki/ra.key.pem
-  ra = { certificate: pki.ra.certificate, key: pki.ra.key };
+  pki = await loadOrCreateCa(path('pki'), registry); // writes pki/ca.pem, pki/ra-rsa-2048.pem, pki/ra-rsa-2048.key.pem
+  ra = { certificate: pki.ras[0].certificate, key: pki.ras[0].key };
   write('plain.bin', plaintext);
   write('empty.bin', new Uint8Array(0));
   // A recipient that is not us, made by OpenSSL.
@@ -115,8 +115,8 @@ afterAll(() => {
 });
 
 const CA = () => path('pki/ca.pem');
-const RA_CERT = () => path('pki/ra.pem');
-const RA_KEY = () => path('pki/ra.key.pem');
+const RA_CERT = () => path('pki/ra-rsa-2048.pem');
+const RA_KEY = () => path('pki/ra-rsa-2048.key.pem');
 
 describe('RFC 5652 §5 SignedData, ours verified by openssl cms -verify', () => {
   const scepAttributes = () =>
@@ -134,7 +134,7 @@ describe('RFC 5652 §5 SignedData, ours verified by openssl cms -verify', () => 
 
   const sign = (digest: string, signature: string, content?: Uint8Array) =>
     signData({
-      content, signerCertificate: pki.ra.certificate, key: pki.ra.key, certificates: [pki.ra.certificate],
+      content, signerCertificate: pki.ras[0].certificate, key: pki.ras[0].key, certificates: [pki.ras[0].certificate],
       signature: registry.byName('signature', signature), digest: registry.byName('digest', digest), attributes: scepAttributes(),
     });
 
@@ -201,7 +201,7 @@ describe('RFC 5652 §5 SignedData, OpenSSL-made verified by parseSignedData + ve
     expect(sd.content).toEqual(plaintext);
     expect(sd.signedData.signerInfos).toHaveLength(1);
     const cert = findSignerCertificate(sd, sd.signedData.signerInfos[0]);
-    expect(cert && serialize(cert)).toEqual(pki.ra.der);
+    expect(cert && serialize(cert)).toEqual(pki.ras[0].der);
     return verifyParsed(der, reg);
   }
 
@@ -239,13 +239,13 @@ describe('RFC 5652 §5 SignedData, OpenSSL-made verified by parseSignedData + ve
 
 describe('RFC 5652 §5.2 / RFC 8894 §3.4 degenerate certs-only SignedData', () => {
   test('openssl pkcs7 -print_certs lists the certificates of our certsOnly', () => {
-    const file = write('certs-only.der', certsOnly([pki.ca.certificate, pki.ra.certificate]));
+    const file = write('certs-only.der', certsOnly([pki.ca.certificate, pki.ras[0].certificate]));
     const out = openssl(['pkcs7', '-inform', 'DER', '-in', file, '-print_certs']).toString();
     // RFC 4514 strings list RDNs last-first: "CN=pqscep CA,O=pqscep" is O, then CN, in the DER.
     expect(out).toMatch(/subject=O ?= ?pqscep, ?CN ?= ?pqscep CA/);
     expect(out).toMatch(/subject=O ?= ?pqscep, ?CN ?= ?pqscep RA/);
     const pems = out.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-    expect(pems).toEqual([toPem('CERTIFICATE', pki.ca.der).trim(), toPem('CERTIFICATE', pki.ra.der).trim()]);
+    expect(pems).toEqual([toPem('CERTIFICATE', pki.ca.der).trim(), toPem('CERTIFICATE', pki.ras[0].der).trim()]);
   });
 
   test('openssl pkcs7 -print shows the CRL of our certsOnly, and OpenSSL checks its signature with the CA', async () => {
@@ -271,12 +271,12 @@ describe('RFC 5652 §5.2 / RFC 8894 §3.4 degenerate certs-only SignedData', () 
     const now = new Date();
     const { der: crlDer } = await buildCrl(pki.ca, [], 8, now, new Date(now.getTime() + 86_400_000), registry);
     write('crl.pem', toPem('X509 CRL', crlDer));
-    write('chain.pem', toPem('CERTIFICATE', pki.ca.der) + toPem('CERTIFICATE', pki.ra.der));
+    write('chain.pem', toPem('CERTIFICATE', pki.ca.der) + toPem('CERTIFICATE', pki.ras[0].der));
     openssl(['crl2pkcs7', '-in', path('crl.pem'), '-certfile', path('chain.pem'), '-outform', 'DER', '-out', path('crl2pkcs7.der')]);
     const sd = parseSignedData(read('crl2pkcs7.der'));
     expect(sd.content).toBeUndefined();
     expect(sd.signedData.signerInfos).toHaveLength(0);
-    expect(sd.certificates.map((c) => serialize(c))).toEqual([pki.ca.der, pki.ra.der]);
+    expect(sd.certificates.map((c) => serialize(c))).toEqual([pki.ca.der, pki.ras[0].der]);
     expect(sd.crls.map((c) => serialize(c))).toEqual([crlDer]);
   });
 });
@@ -302,7 +302,7 @@ describe('RFC 5652 §6 EnvelopedData / RFC 5083 AuthEnvelopedData, OpenSSL-made 
       const opened = await openEnvelope(der, [ra], registry);
       expect(opened.content).toEqual(plaintext);
       expect(opened.cipher.name).toBe(name);
-      expect(opened.keyTransport.name).toBe('RSAES-PKCS1-v1_5');
+      expect(opened.keyTransport?.name).toBe('RSAES-PKCS1-v1_5');
     });
   }
 
@@ -323,7 +323,7 @@ describe('RFC 5652 §6 EnvelopedData / RFC 5083 AuthEnvelopedData, OpenSSL-made 
         const der = encrypt(`env-oaep-${md.slice(0, 7)}${flag}.der`, [flag], [RA_CERT()], [...keyopts]);
         const opened = await openEnvelope(der, [ra], registry);
         expect(opened.content).toEqual(plaintext);
-        expect(opened.keyTransport.name).toBe('RSAES-OAEP');
+        expect(opened.keyTransport?.name).toBe('RSAES-OAEP');
       }
     });
   }
@@ -375,44 +375,44 @@ describe('RFC 5652 §6 EnvelopedData / RFC 5083 AuthEnvelopedData, ours opened b
   const ciphers = ['AES-128-CBC', 'AES-256-CBC', 'AES-128-GCM', 'AES-256-GCM', 'DES-EDE3-CBC'];
   for (const kt of ['RSAES-PKCS1-v1_5', 'RSAES-OAEP']) {
     for (const c of ciphers) {
-      test(`${c} with ${kt} key transport`, () => {
-        const der = sealEnvelope(plaintext, pki.ra.certificate, registry.byName('cipher', c), registry.byName('key-transport', kt));
+      test(`${c} with ${kt} key transport`, async () => {
+        const der = (await sealEnvelope(plaintext, pki.ras[0].certificate, registry.byName('cipher', c), registry, { keyTransport: registry.byName('key-transport', kt) }));
         expect(decrypt(`sealed-${kt}-${c}.der`, der)).toEqual(plaintext);
       });
     }
   }
 
-  itWhen(hasOpenssl && hasLegacyDes, hasOpenssl ? NO_LEGACY : NO_OPENSSL)('DES-CBC with RSAES-PKCS1-v1_5 (legacy provider)', () => {
-    const der = sealEnvelope(plaintext, pki.ra.certificate, registry.byName('cipher', 'DES-CBC'), registry.byName('key-transport', 'RSAES-PKCS1-v1_5'));
+  itWhen(hasOpenssl && hasLegacyDes, hasOpenssl ? NO_LEGACY : NO_OPENSSL)('DES-CBC with RSAES-PKCS1-v1_5 (legacy provider)', async () => {
+    const der = (await sealEnvelope(plaintext, pki.ras[0].certificate, registry.byName('cipher', 'DES-CBC'), registry, { keyTransport: registry.byName('key-transport', 'RSAES-PKCS1-v1_5') }));
     expect(decrypt('sealed-des.der', der, LEGACY)).toEqual(plaintext);
   });
 
-  test('OpenSSL rejects our envelope when the encryptedKey is tampered (the check can fail)', () => {
-    const der = sealEnvelope(plaintext, pki.ra.certificate, registry.byName('cipher', 'AES-128-GCM'), registry.byName('key-transport', 'RSAES-OAEP'));
+  test('OpenSSL rejects our envelope when the encryptedKey is tampered (the check can fail)', async () => {
+    const der = (await sealEnvelope(plaintext, pki.ras[0].certificate, registry.byName('cipher', 'AES-128-GCM'), registry, { keyTransport: registry.byName('key-transport', 'RSAES-OAEP') }));
     const bad = tamper(der, encryptedKeyOf(der), 50);
     opensslFails(['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', write('sealed-bad.der', bad), '-recip', RA_CERT(), '-inkey', RA_KEY()]);
   });
 
   test('RSAES-PKCS1-v1_5 implicit rejection (RFC 8017 §7.2.2): a tampered encryptedKey yields a synthetic key, not an error', async () => {
     const kt = registry.byName('key-transport', 'RSAES-PKCS1-v1_5');
-    const der = sealEnvelope(plaintext, pki.ra.certificate, registry.byName('cipher', 'AES-256-CBC'), kt);
+    const der = (await sealEnvelope(plaintext, pki.ras[0].certificate, registry.byName('cipher', 'AES-256-CBC'), registry, { keyTransport: kt }));
     const ek = encryptedKeyOf(der);
-    const cek = await kt.decrypt(ek, pki.ra.key, null);
+    const cek = await kt.decrypt(ek, pki.ras[0].key, null);
     expect(cek).toHaveLength(32);
     // Offsets from 1 on: a flipped bit there cannot push the ciphertext over the modulus.
     for (const offset of [1, 64, 128, 255]) {
       const bad = ek.slice();
       bad[offset] ^= 0x01;
-      const synthetic = await kt.decrypt(bad, pki.ra.key, null);
+      const synthetic = await kt.decrypt(bad, pki.ras[0].key, null);
       expect(synthetic).not.toEqual(cek);
-      expect(await kt.decrypt(bad, pki.ra.key, null)).toEqual(synthetic); // deterministic in (key, ciphertext)
+      expect(await kt.decrypt(bad, pki.ras[0].key, null)).toEqual(synthetic); // deterministic in (key, ciphertext)
     }
   });
 
   test('our tampered encryptedKey fails in openEnvelope with CmsError(undecryptable) only (implicit rejection → content failure)', async () => {
     for (const kt of ['RSAES-PKCS1-v1_5', 'RSAES-OAEP']) {
       for (const c of ['AES-128-CBC', 'AES-256-GCM', 'DES-EDE3-CBC']) {
-        const der = sealEnvelope(plaintext, pki.ra.certificate, registry.byName('cipher', c), registry.byName('key-transport', kt));
+        const der = (await sealEnvelope(plaintext, pki.ras[0].certificate, registry.byName('cipher', c), registry, { keyTransport: registry.byName('key-transport', kt) }));
         const ek = encryptedKeyOf(der);
         for (let offset = 0; offset < ek.length; offset += 17) {
           expect(await cmsFailure(openEnvelope(tamper(der, ek, offset), [ra], registry))).toBe('undecryptable');

@@ -53,7 +53,7 @@ async function withoutAttributes(d: Device, omit: readonly Attr[]): Promise<Uint
     senderNonce: octetString(ScepOid.senderNonce, new Uint8Array(randomBytes(16))),
   };
   return signData({
-    content: sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5')),
+    content: (await sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry, { keyTransport: clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5') })),
     signerCertificate: d.signer,
     key: d.key,
     signature: clientRegistry.byName('signature', 'sha256WithRSAEncryption'),
@@ -98,7 +98,7 @@ describe('RFC 8894 §4.3 PKIOperation transport errors (before the transaction i
 
   it('POST of a DER ContentInfo of the wrong content type (EnvelopedData) → 400', async () => {
     const csr = await buildCsr({ subject: d.subject, key: d.key }, clientRegistry);
-    const envelope = sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5'));
+    const envelope = (await sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry, { keyTransport: clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5') }));
     expectReason(await postBody(server.url, envelope), 400);
   });
 

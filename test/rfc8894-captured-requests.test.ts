@@ -68,12 +68,13 @@ function scepEnv(o: EnvOptions = {}): ScepEnv {
   return Object.freeze({
     registry: o.legacy === false ? strictRegistry : legacyRegistry,
     ca: CA,
-    ra: o.withRa ? RA : CA,
+    ras: [o.withRa ? RA : CA],
     previousCas: [],
     store: openSqliteStore(':memory:'),
     challenge: staticChallenge(CHALLENGE),
     issuance: { validityDays: 30, extendedKeyUsage: DEFAULT_EXTENDED_KEY_USAGE },
     approval: 'auto',
+    pqReplyEnvelope: 'require-kem',
     crlValidityHours: 24,
     log: silentLog,
   } satisfies ScepEnv);
@@ -132,10 +133,10 @@ function expectCertRep(reply: Uint8Array, requestDer: Uint8Array, env: ScepEnv) 
   const sd = parseSignedData(reply);
   expect(sd.signedData.signerInfos).toHaveLength(1);
   const [si] = sd.signedData.signerInfos;
-  expect(() => verifySignerInfo(sd, si, spkiOf(env.ra.certificate), env.registry)).not.toThrow();
+  expect(() => verifySignerInfo(sd, si, spkiOf(env.ras[0].certificate), env.registry)).not.toThrow();
   expect(si.signatureAlgorithm.algorithm).toBe('1.2.840.113549.1.1.1');
   const got = attributes(reply);
-  expect(got.signer && equalBytes(serialize(got.signer), env.ra.der)).toBe(true);
+  expect(got.signer && equalBytes(serialize(got.signer), env.ras[0].der)).toBe(true);
   expect(got.messageType).toBe(MessageType.CertRep);
   expect(request.transactionId).toBeTruthy();
   expect(got.transactionId).toBe(request.transactionId);

@@ -214,7 +214,7 @@ describe('RFC 8894 §3.3.2 / §4: every mutated PKIOperation gets a 4xx reason o
     const sd = parseSignedData(body);
     expect(sd.signedData.signerInfos).toHaveLength(1);
     const signer = sd.signedData.signerInfos[0];
-    verifySignerInfo(sd, signer, spkiOf(server.env.ra.certificate), clientRegistry);
+    verifySignerInfo(sd, signer, spkiOf(server.env.ras[0].certificate), clientRegistry);
     const attrs = signer.signedAttrs;
     expect(readString(attrs, ScepOid.messageType)).toBe('3');
     const status = readString(attrs, ScepOid.pkiStatus);
@@ -257,7 +257,7 @@ describe('RFC 8894 §3.3.2 / §4: every mutated PKIOperation gets a 4xx reason o
     const csr = await buildCsr({ subject: d.subject, key: d.key, challenge: CHALLENGE, sans: ['DNS:m.example', 'IP:192.0.2.1'] }, clientRegistry);
     const seen0 = { ...seen };
     for (const cipher of ['AES-128-CBC', 'AES-256-GCM']) {
-      const envelope = sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', cipher), clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5'));
+      const envelope = (await sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', cipher), clientRegistry, { keyTransport: clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5') }));
       const envelopeHeaders = headerOffsets(envelope);
       await fc.assert(
         fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (mutations) => {

@@ -98,7 +98,7 @@ describe('RFC 8894 §4.2 GetCACert', () => {
     expect(sd.signedData.signerInfos).toHaveLength(0);
     expect(sd.content).toBeUndefined();
     expect(sd.certificates).toHaveLength(2);
-    expect(equalBytes(serialize(sd.certificates[0]), server.env.ra.der)).toBe(true);
+    expect(equalBytes(serialize(sd.certificates[0]), server.env.ras[0].der)).toBe(true);
     expect(equalBytes(serialize(sd.certificates[1]), server.env.ca.der)).toBe(true);
   });
 
@@ -146,7 +146,7 @@ describe('RFC 8894 §4.7 GetNextCACert', () => {
       const registry = createRegistry(ALGORITHMS);
       // Throws if the signature or the message digest does not verify with the current CA key.
       verifySignerInfo(sd, sd.signedData.signerInfos[0], spkiOf(server.env.ca.certificate), registry);
-      expect(() => verifySignerInfo(sd, sd.signedData.signerInfos[0], spkiOf(server.env.ra.certificate), registry)).toThrow();
+      expect(() => verifySignerInfo(sd, sd.signedData.signerInfos[0], spkiOf(server.env.ras[0].certificate), registry)).toThrow();
       expect(sd.content).toBeDefined();
       const inner = parseSignedData(sd.content!);
       expect(inner.signedData.signerInfos).toHaveLength(0);

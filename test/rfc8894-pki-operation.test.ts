@@ -59,7 +59,7 @@ function expectCertFor(reply: CertRepResult, key: PrivateKeyHandle): Certificate
  * any key transport, SCEP attributes optionally left out.
  */
 async function handmade(d: Device, o: { messageType: string; payload: Uint8Array; keyTransport?: KeyTransport; cipher?: ContentCipher }): Promise<BuiltRequest> {
-  const envelope = sealEnvelope(o.payload, d.recipient, o.cipher ?? clientRegistry.byName('cipher', 'AES-128-CBC'), o.keyTransport ?? clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5'));
+  const envelope = (await sealEnvelope(o.payload, d.recipient, o.cipher ?? clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry, { keyTransport: o.keyTransport ?? clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5') }));
   const senderNonce = new Uint8Array(randomBytes(16));
   const der = await signData({
     content: envelope,

@@ -1,7 +1,8 @@
 /**
- * Creates or loads the CA and the RA (RFC 8894 §2.1: the RA receives the enveloped requests and
- * signs CertReps; its certificate is issued by the CA) in a data folder:
- * `ca.key.pem` / `ra.key.pem` (PKCS#8, mode 0600) and `ca.pem` / `ra.pem`.
+ * Creates or loads the CA and its RA certificates (RFC 8894 §2.1: an RA receives the enveloped
+ * requests and, if its key can sign, signs CertReps; its certificate is issued by the CA) in a
+ * data folder: `ca.key.pem` / `ca.pem`, and one `ra-<keytype>.key.pem` / `ra-<keytype>.pem`
+ * pair per RA key type (e.g. an RSA and an ML-KEM RA side by side). Keys are PKCS#8, mode 0600.
  *
  * Crash safety: new files are written and fsynced in `.ca-staging/`, which is then renamed to
  * `.ca-commit/` (the commit point) and its files moved into place; start-up drops a leftover
@@ -22,20 +23,20 @@ import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { equalBytes, parse, serialize } from '../cms/der.ts';
 import { spkiOf } from '../cms/signed-data.ts';
 import { certificateSignatureAlgorithm, extension, keyIdentifierOf, parseName, randomSerial, signCertificate, subjectKeyIdentifier } from './certificate.ts';
-import { caIdentity, endEntityKeyUsage, type CaIdentity } from './issuer.ts';
+import { caIdentity, keyUsageFor, type CaIdentity } from './issuer.ts';
 import { fromPem, toPem } from './pem.ts';
 
 export interface CaFiles {
   readonly ca: CaIdentity;
-  /** RA: decrypts requests and signs CertReps; issued by the CA. */
-  readonly ra: CaIdentity;
+  /** RAs, in the configured order: they decrypt requests (and sign CertReps when they can); issued by the CA. */
+  readonly ras: readonly CaIdentity[];
 }
 
 export interface BootstrapOptions {
   /** KeyType name for a new CA; default 'rsa-2048'. Ignored when the CA exists. */
   readonly caKeyType?: string;
-  /** KeyType name for a new RA; default 'rsa-2048'. */
-  readonly raKeyType?: string;
+  /** KeyType names of the RAs; default ['rsa-2048']. Missing ones are issued by the existing CA. */
+  readonly raKeyTypes?: readonly string[];
   /** RFC 4514 subject of a new CA; default "CN=pqscep CA,O=pqscep". */
   readonly caSubject?: string;
   /** RFC 4514 subject of a new RA; default "CN=pqscep RA,O=pqscep". */
@@ -49,7 +50,8 @@ export class CaFilesError extends Error {
   override readonly name = 'CaFilesError';
 }
 
-const FILES = Object.freeze({ caKey: 'ca.key.pem', ca: 'ca.pem', raKey: 'ra.key.pem', ra: 'ra.pem' });
+const FILES = Object.freeze({ caKey: 'ca.key.pem', ca: 'ca.pem' });
+const raFiles = (keyType: string) => ({ ra: `ra-${keyType}.pem`, raKey: `ra-${keyType}.key.pem` });
 const STAGING = '.ca-staging';
 const COMMIT = '.ca-commit';
 const SKEW_MS = 60_000;
@@ -104,9 +106,11 @@ const pemFiles = (certName: string, keyName: string, id: CaIdentity, registry: R
   [certName]: [toPem('CERTIFICATE', id.der), 0o644] as const,
 });
 
-async function newKey(registry: Registry, name: string): Promise<PrivateKeyHandle> {
+async function newKey(registry: Registry, name: string, role: 'CA' | 'RA'): Promise<PrivateKeyHandle> {
   const type = registry.byName('key', name);
-  if (!type.usages.includes('sign')) throw new RangeError(`${name} keys cannot sign; a CA and an RA must`);
+  // A CA signs; an RA must at least receive envelopes (it may also sign CertReps).
+  if (role === 'CA' && !type.usages.includes('sign')) throw new RangeError(`${name} keys cannot sign; a CA must`);
+  if (role === 'RA' && type.usages.length === 0) throw new RangeError(`${name} keys can neither sign nor receive`);
   return type.generate();
 }
 
@@ -117,7 +121,7 @@ const addYears = (d: Date, years: number) => {
 };
 
 async function createCa(registry: Registry, subject: Name, keyType: string, years: number, now: Date): Promise<CaIdentity> {
-  const key = await newKey(registry, keyType);
+  const key = await newKey(registry, keyType, 'CA');
   const certificate = await signCertificate(
     {
       subject, issuer: subject, spki: key.spki, serial: randomSerial(), notBefore: new Date(now.getTime() - SKEW_MS), notAfter: addYears(now, years),
@@ -134,7 +138,7 @@ async function createCa(registry: Registry, subject: Name, keyType: string, year
 }
 
 async function createRa(registry: Registry, ca: CaIdentity, subject: Name, keyType: string, years: number, now: Date): Promise<CaIdentity> {
-  const key = await newKey(registry, keyType);
+  const key = await newKey(registry, keyType, 'RA');
   const caNotAfter = ca.certificate.tbsCertificate.validity.notAfter.getTime();
   const notAfter = new Date(Math.min(addYears(now, years).getTime(), caNotAfter.getTime()));
   const certificate = await signCertificate(
@@ -144,7 +148,7 @@ async function createRa(registry: Registry, ca: CaIdentity, subject: Name, keyTy
       extensions: [
         extension(id_ce_basicConstraints, new BasicConstraints({ cA: false }), true),
         // digitalSignature (CertRep) + keyEncipherment (requests are enveloped to it) when the key type can.
-        extension(id_ce_keyUsage, endEntityKeyUsage(key.spki, registry), true),
+        extension(id_ce_keyUsage, keyUsageFor(registry.byName('key', keyType).usages), true),
         extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(subjectKeyIdentifier(key.spki))),
         extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifierOf(ca.certificate)) })),
       ],
@@ -203,25 +207,40 @@ function issuedBy(cert: Certificate, ca: CaIdentity, registry: Registry): boolea
 export async function loadOrCreateCa(dir: string, registry: Registry, opts: BootstrapOptions = {}): Promise<CaFiles & { created: boolean }> {
   const now = new Date();
   const years = opts.validityYears ?? 10;
-  const raSubject = parseName(opts.raSubject ?? 'CN=pqscep RA,O=pqscep');
+  const raSubject = (keyType: string) => parseName(opts.raSubject ?? `CN=pqscep RA ${keyType},O=pqscep`);
+  const raKeyTypes = opts.raKeyTypes?.length ? [...new Set(opts.raKeyTypes)] : ['rsa-2048'];
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await recover(dir);
-  const [hasCa, hasCaKey, hasRa, hasRaKey] = await Promise.all([FILES.ca, FILES.caKey, FILES.ra, FILES.raKey].map((f) => exists(join(dir, f))));
+  const [hasCa, hasCaKey] = await Promise.all([FILES.ca, FILES.caKey].map((f) => exists(join(dir, f))));
 
   if (!hasCa && !hasCaKey) {
     const ca = await createCa(registry, parseName(opts.caSubject ?? 'CN=pqscep CA,O=pqscep'), opts.caKeyType ?? 'rsa-2048', years, now);
-    const ra = await createRa(registry, ca, raSubject, opts.raKeyType ?? 'rsa-2048', years, now);
-    await commitFiles(dir, { ...pemFiles(FILES.ra, FILES.raKey, ra, registry), ...pemFiles(FILES.ca, FILES.caKey, ca, registry) });
-    return { ca, ra, created: true };
+    const ras: CaIdentity[] = [];
+    let files = pemFiles(FILES.ca, FILES.caKey, ca, registry);
+    for (const keyType of raKeyTypes) {
+      const ra = await createRa(registry, ca, raSubject(keyType), keyType, years, now);
+      ras.push(ra);
+      files = { ...files, ...pemFiles(raFiles(keyType).ra, raFiles(keyType).raKey, ra, registry) };
+    }
+    await commitFiles(dir, files);
+    return { ca, ras, created: true };
   }
   if (!hasCa || !hasCaKey) throw new CaFilesError(`${dir}: ${hasCa ? FILES.caKey : FILES.ca} is missing; restore it or remove ${hasCa ? FILES.ca : FILES.caKey}`);
   const ca = await loadIdentity(dir, FILES.ca, FILES.caKey, registry);
+  if (opts.caKeyType && !registry.byName('key', opts.caKeyType).matches(ca.key.spki) && ca.key.keyType !== opts.caKeyType)
+    throw new CaFilesError(`${dir} holds a ${ca.key.keyType} CA, not ${opts.caKeyType}: use another data folder, or stage a new CA for rollover`);
 
-  let ra = hasRa && hasRaKey ? await loadIdentity(dir, FILES.ra, FILES.raKey, registry) : undefined;
-  if (ra && !issuedBy(ra.certificate, ca, registry)) throw new CaFilesError(`${FILES.ra} was not issued by ${FILES.ca}; remove ${FILES.ra} and ${FILES.raKey} to have a new RA issued`);
-  if (!ra || ra.certificate.tbsCertificate.validity.notAfter.getTime() <= now) {
-    ra = await createRa(registry, ca, raSubject, opts.raKeyType ?? 'rsa-2048', years, now);
-    await commitFiles(dir, pemFiles(FILES.ra, FILES.raKey, ra, registry));
+  const ras: CaIdentity[] = [];
+  for (const keyType of raKeyTypes) {
+    const names = raFiles(keyType);
+    const [hasRa, hasRaKey] = await Promise.all([names.ra, names.raKey].map((f) => exists(join(dir, f))));
+    let ra = hasRa && hasRaKey ? await loadIdentity(dir, names.ra, names.raKey, registry) : undefined;
+    if (ra && !issuedBy(ra.certificate, ca, registry)) throw new CaFilesError(`${names.ra} was not issued by ${FILES.ca}; remove ${names.ra} and ${names.raKey} to have a new RA issued`);
+    if (!ra || ra.certificate.tbsCertificate.validity.notAfter.getTime() <= now) {
+      ra = await createRa(registry, ca, raSubject(keyType), keyType, years, now);
+      await commitFiles(dir, pemFiles(names.ra, names.raKey, ra, registry));
+    }
+    ras.push(ra);
   }
-  return { ca, ra, created: false };
+  return { ca, ras, created: false };
 }

@@ -16,6 +16,7 @@ import {
   id_kp_clientAuth,
 } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
+import type { KeyType } from '../crypto/types.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { equalBytes, parse, serialize } from '../cms/der.ts';
 import { spkiOf } from '../cms/signed-data.ts';
@@ -56,11 +57,22 @@ export function caIdentity(der: Uint8Array, key: PrivateKeyHandle): CaIdentity {
 const SKEW_MS = 60_000;
 const DAY_MS = 86_400_000;
 
-/** keyUsage bits for an end entity (RFC 5280 §4.2.1.3): sign always, keyEncipherment for keys that can receive a CEK. */
+/**
+ * keyUsage bits for an end entity (RFC 5280 §4.2.1.3) from what its key type can do:
+ * digitalSignature, keyEncipherment (key transport, and KEMs: RFC 9935 §5 allows only that bit),
+ * keyAgreement (ECDH). An unknown key type gets digitalSignature.
+ */
 export function endEntityKeyUsage(spki: Uint8Array, registry: Registry): KeyUsage {
-  const keyType = registry.list('key').find((k) => k.matches(spki));
-  const encrypt = keyType?.usages.includes('encrypt') ?? false;
-  return new KeyUsage(KeyUsageFlags.digitalSignature | (encrypt ? KeyUsageFlags.keyEncipherment : 0));
+  return keyUsageFor(registry.list('key').find((k) => k.matches(spki))?.usages ?? ['sign']);
+}
+
+/** keyUsage bits for a key type's usages (an RA key generated as 'ecdh-p256' gets keyAgreement only). */
+export function keyUsageFor(usages: KeyType['usages']): KeyUsage {
+  return new KeyUsage(
+    (usages.includes('sign') ? KeyUsageFlags.digitalSignature : 0) |
+      (usages.includes('encrypt') ? KeyUsageFlags.keyEncipherment : 0) |
+      (usages.includes('agree') ? KeyUsageFlags.keyAgreement : 0),
+  );
 }
 
 /** The requested SANs we carry over (RFC 5280 §4.2.1.6), as GeneralNames. */

@@ -28,6 +28,10 @@ program.command('serve').description('run the SCEP server')
   .option('--max-message-bytes <n>', 'largest PKIOperation message (default 1048576)')
   .option('--validity-days <n>', 'validity of issued certificates (default 365)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or silent (default info)')
+  .option('--ca-alg <alg>', 'key type of a new CA, e.g. rsa-2048, ecdsa-p256, ml-dsa-65 (default rsa-2048)')
+  .option('--ra-alg <alg...>', 'RA certificate key types, repeatable, e.g. --ra-alg ml-kem-768 --ra-alg rsa-2048 (default rsa-2048)')
+  .addOption(new Option('--pq-backend <backend>', 'post-quantum implementation (default auto: native where this Node has it)').choices(['auto', 'native', 'noble']))
+  .addOption(new Option('--pq-reply-envelope <policy>', 'how replies reach post-quantum clients (docs/pqc-scep.md §5)').choices(['require-kem', 'allow-classical']))
   .action(run(serve));
 
 const clientOptions = (cmd: Command) => cmd

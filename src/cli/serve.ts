@@ -5,11 +5,13 @@
  * @module
  */
 import { configFromEnv, parseConfig } from '../config.ts';
+import { pqBackend, pqBackendChoice } from '../crypto/backend.ts';
 import { startServer } from '../server.ts';
 
 export interface ServeFlags {
   port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
   approval?: string; maxMessageBytes?: string; validityDays?: string; logLevel?: string;
+  caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
@@ -20,6 +22,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
       port: flags.port, host: flags.host, dataDir: flags.data, challenge: flags.challenge,
       allowLegacy: flags.allowLegacy || undefined, approval: flags.approval, maxMessageBytes: flags.maxMessageBytes,
       validityDays: flags.validityDays, logLevel: flags.logLevel,
+    caKeyType: flags.caAlg, raKeyTypes: flags.raAlg, pqBackend: flags.pqBackend, pqReplyEnvelope: flags.pqReplyEnvelope,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
@@ -29,6 +32,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
   out(`challenge password: ${server.challenge}`);
   out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
+  out(`CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(' + ')}`);
+  out(`post-quantum backend: ${(['ml-dsa', 'ml-kem', 'slh-dsa'] as const).map((f) => `${f} ${pqBackend(f)}`).join(', ')} (choice: ${pqBackendChoice()})`);
   let closing = false;
   const stop = async () => {
     if (closing) return;

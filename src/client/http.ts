@@ -40,8 +40,8 @@ export async function getCaps(url: string): Promise<string[]> {
 }
 
 /** GetCACert (RFC 8894 §4.2): a lone DER certificate or a certs-only SignedData. */
-export async function getCaCerts(url: string): Promise<{ certificates: Certificate[]; der: Uint8Array }> {
-  const { type, body } = await call(withOp(url, 'GetCACert'));
+export async function getCaCerts(url: string, caIdent?: string): Promise<{ certificates: Certificate[]; der: Uint8Array }> {
+  const { type, body } = await call(withOp(url, 'GetCACert', caIdent));
   if (type.startsWith('application/x-x509-ca-cert')) return { certificates: [AsnConvert.parse(body, Certificate)], der: body };
   return { certificates: [...parseSignedData(body).certificates], der: body };
 }

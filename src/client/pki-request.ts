@@ -6,7 +6,7 @@
  */
 import type { Certificate, CertificateList } from '@peculiar/asn1-x509';
 import { createHash, randomBytes } from 'node:crypto';
-import { openEnvelope, sealEnvelope } from '../cms/enveloped-data.ts';
+import { openEnvelope, sealEnvelope, type Recipient } from '../cms/enveloped-data.ts';
 import { findSignerCertificate, parseSignedData, signData, spkiAlgorithmOid, spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
 import { identifies } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
@@ -25,6 +25,8 @@ export interface RequestOptions {
   readonly key: PrivateKeyHandle;
   readonly cipher: ContentCipher;
   readonly digest: Digest;
+  /** More certificates for the SignedData, e.g. the ML-KEM certificate a post-quantum client receives the reply at. */
+  readonly extraCertificates?: readonly Certificate[];
 }
 
 export interface BuiltRequest {
@@ -37,10 +39,7 @@ export interface BuiltRequest {
 export const transactionIdFor = (spki: Uint8Array): string => createHash('sha256').update(spki).digest('hex').toUpperCase();
 
 export async function buildPkiRequest(o: RequestOptions, registry: Registry): Promise<BuiltRequest> {
-  const keyOid = spkiAlgorithmOid(spkiOf(o.recipient));
-  const keyTransport = registry.list('key-transport').find((k) => k.keyOid === keyOid);
-  if (!keyTransport) throw new Error(`cannot envelope to a ${keyOid} key`);
-  const envelope = sealEnvelope(o.payload, o.recipient, o.cipher, keyTransport);
+  const envelope = await sealEnvelope(o.payload, o.recipient, o.cipher, registry);
   const senderNonce = new Uint8Array(randomBytes(16));
   const signerKeyOid = spkiAlgorithmOid(o.key.spki);
   const signature = registry.list('signature').find((s) => s.keyOid === signerKeyOid && (s.digest === null || s.digest === o.digest.name));
@@ -51,7 +50,7 @@ export async function buildPkiRequest(o: RequestOptions, registry: Registry): Pr
     key: o.key,
     signature,
     digest: o.digest,
-    certificates: [o.signerCert],
+    certificates: [o.signerCert, ...(o.extraCertificates ?? [])],
     attributes: [
       transactionIdAttribute(o.transactionId),
       printable(ScepOid.messageType, MessageType[o.messageType]),
@@ -70,8 +69,8 @@ export class CertRepError extends Error {
   override readonly name = 'CertRepError';
 }
 
-/** Verifies a CertRep against `trusted` (CA/RA certificates) and our request, then opens it. */
-export async function readCertRep(der: Uint8Array, request: BuiltRequest, trusted: readonly Certificate[], me: { certificate: Certificate; key: PrivateKeyHandle }, registry: Registry): Promise<CertRepResult> {
+/** Verifies a CertRep against `trusted` (CA/RA certificates) and our request, then opens it with one of `me` (our keys that can receive). */
+export async function readCertRep(der: Uint8Array, request: BuiltRequest, trusted: readonly Certificate[], me: Recipient | readonly Recipient[], registry: Registry): Promise<CertRepResult> {
   const sd = parseSignedData(der);
   const signer = sd.signedData.signerInfos[0];
   if (!signer) throw new CertRepError('CertRep has no SignerInfo');
@@ -91,7 +90,7 @@ export async function readCertRep(der: Uint8Array, request: BuiltRequest, truste
   }
   if (status !== 'SUCCESS') throw new CertRepError('CertRep has no valid pkiStatus');
   if (!sd.content) throw new CertRepError('CertRep SUCCESS without content');
-  const opened = await openEnvelope(sd.content, [me], registry);
+  const opened = await openEnvelope(sd.content, Array.isArray(me) ? me : [me as Recipient], registry);
   const inner = parseSignedData(opened.content);
   return { status, certificates: inner.certificates, crls: inner.crls };
 }

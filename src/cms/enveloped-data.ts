@@ -1,13 +1,12 @@
 /**
- * CMS EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083) with key transport
- * recipients (KeyTransRecipientInfo, §6.2.1): open an envelope addressed to one of our keys,
- * and seal content to one recipient certificate.
- * Recipient selection: a request may be enveloped to several recipients (clients encrypt to
- * every certificate GetCACert gave them); we take the first RecipientInfo that names a
- * certificate we hold the key for. Any failure after that point is one uniform
- * CmsError('undecryptable') so that nothing tells a padding error from a wrong key.
- * Leaves out: KeyAgreeRecipientInfo and KEMRecipientInfo (post-quantum work), KEK and password
- * recipients, originatorInfo, unprotected attributes.
+ * CMS EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083) for every recipient kind the
+ * registry can serve: key transport (KeyTransRecipientInfo, §6.2.1), key agreement
+ * (KeyAgreeRecipientInfo, §6.2.2 / RFC 5753) and KEM (KEMRecipientInfo in ori, RFC 9629).
+ * Open: take the first RecipientInfo that names a certificate we hold the key for (clients may
+ * encrypt to every certificate GetCACert gave them). Seal: the recipient certificate's key
+ * decides the RecipientInfo kind. After a recipient is chosen, every failure is one uniform
+ * CmsError('undecryptable'), so nothing tells a padding error from a wrong key.
+ * Leaves out: KEK and password recipients, originatorInfo, unprotected attributes.
  * @module
  */
 import { EncryptedContent, EncryptedContentInfo, EnvelopedData, IssuerAndSerialNumber, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos } from '@peculiar/asn1-cms';
@@ -17,8 +16,10 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { octets, parse, serialize } from './der.ts';
+import { octets, parse } from './der.ts';
 import { CmsError } from './errors.ts';
+import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
+import { decryptKemri, encryptKemri, kemRecipientInfo } from './kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.ts';
 import { AuthEnvelopedData } from './schema.ts';
 import { identifies, parseContentInfo, spkiAlgorithmOid, spkiOf, wrap } from './signed-data.ts';
@@ -29,10 +30,16 @@ export interface Recipient {
   readonly key: PrivateKeyHandle;
 }
 
+export type RecipientKind = 'ktri' | 'kari' | 'kemri';
+
 export interface OpenedEnvelope {
   readonly content: Uint8Array;
   readonly cipher: ContentCipher;
-  readonly keyTransport: KeyTransport;
+  readonly kind: RecipientKind;
+  /** Which of our recipients the envelope was opened with. */
+  readonly recipient: Recipient;
+  /** For ktri: the key transport the sender chose (a reply may use the same). */
+  readonly keyTransport?: KeyTransport;
 }
 
 function encryptedBytes(eci: EncryptedContentInfo): Uint8Array {
@@ -54,6 +61,49 @@ function algorithm<K extends 'cipher' | 'key-transport'>(registry: Registry, kin
 const params = (a: AlgorithmIdentifier): Uint8Array | null =>
   a.parameters === undefined || a.parameters === null ? null : new Uint8Array(a.parameters);
 
+interface Match {
+  readonly kind: RecipientKind;
+  readonly recipient: Recipient;
+  /** Recovers the CEK; may throw CipherError or CmsError. */
+  readonly cek: () => Promise<Uint8Array>;
+  readonly keyTransport?: KeyTransport;
+}
+
+/** A malformed KEMRecipientInfo addressed to someone else must not hide a later one for us. */
+function kemRecipientInfoOrSkip(ri: RecipientInfo) {
+  try {
+    return kemRecipientInfo(ri);
+  } catch (err) {
+    if (err instanceof CmsError) return undefined;
+    throw err;
+  }
+}
+
+/** The first RecipientInfo addressed to one of `recipients`, with how to get its CEK. */
+function findRecipient(infos: readonly RecipientInfo[], recipients: readonly Recipient[], registry: Registry): Match | undefined {
+  for (const ri of infos) {
+    if (ri.ktri) {
+      const ktri = ri.ktri;
+      const recipient = recipients.find((r) => identifies(ktri.rid, r.certificate));
+      if (!recipient) continue;
+      const keyTransport = algorithm(registry, 'key-transport', ktri.keyEncryptionAlgorithm.algorithm);
+      return { kind: 'ktri', recipient, keyTransport, cek: () => keyTransport.decrypt(octets(ktri.encryptedKey), recipient.key, params(ktri.keyEncryptionAlgorithm)) };
+    }
+    if (ri.kari) {
+      const kari = ri.kari;
+      const recipient = recipients.find((r) => kariNames(kari, r.certificate));
+      if (recipient) return { kind: 'kari', recipient, cek: () => decryptKari(kari, recipient, registry) };
+      continue;
+    }
+    const kemri = kemRecipientInfoOrSkip(ri);
+    if (kemri) {
+      const recipient = recipients.find((r) => identifies(kemri.rid, r.certificate));
+      if (recipient) return { kind: 'kemri', recipient, cek: () => decryptKemri(kemri, recipient.key, registry) };
+    }
+  }
+  return undefined;
+}
+
 /** Opens an EnvelopedData or AuthEnvelopedData ContentInfo (BER accepted). */
 export async function openEnvelope(der: Uint8Array, recipients: readonly Recipient[], registry: Registry): Promise<OpenedEnvelope> {
   const { contentType, content } = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
@@ -63,27 +113,18 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
   const cipher = algorithm(registry, 'cipher', eci.contentEncryptionAlgorithm.algorithm);
   if (cipher.aead !== aead) throw new CmsError('badAlg', `${cipher.name} does not belong in ${aead ? 'AuthEnvelopedData' : 'EnvelopedData'}`);
   const ciphertext = encryptedBytes(eci);
-
-  let match: { ktri: KeyTransRecipientInfo; recipient: Recipient } | undefined;
-  for (const ri of env.recipientInfos) {
-    const recipient = ri.ktri && recipients.find((r) => identifies(ri.ktri!.rid, r.certificate));
-    if (ri.ktri && recipient) {
-      match = { ktri: ri.ktri, recipient };
-      break;
-    }
-  }
+  const match = findRecipient(env.recipientInfos, recipients, registry);
   if (!match) throw new CmsError('undecryptable', 'no RecipientInfo names a certificate of ours');
-  const keyTransport = algorithm(registry, 'key-transport', match.ktri.keyEncryptionAlgorithm.algorithm);
 
   let cek: Uint8Array | undefined;
   try {
-    cek = await keyTransport.decrypt(octets(match.ktri.encryptedKey), match.recipient.key, params(match.ktri.keyEncryptionAlgorithm));
+    cek = await match.cek();
     const aad = env instanceof AuthEnvelopedData && env.authAttrsRaw ? authAttrsAad(env.authAttrsRaw) : undefined;
     const tag = env instanceof AuthEnvelopedData ? octets(env.mac) : undefined;
     const plaintext = cipher.decrypt(cek, params(eci.contentEncryptionAlgorithm), ciphertext, tag, aad);
-    return { content: plaintext, cipher, keyTransport };
+    return { content: plaintext, cipher, kind: match.kind, recipient: match.recipient, keyTransport: match.keyTransport };
   } catch (err) {
-    if (err instanceof CipherError) throw new CmsError('undecryptable', 'envelope does not decrypt', { cause: err });
+    if (err instanceof CipherError || (err instanceof CmsError && err.failure === 'undecryptable')) throw new CmsError('undecryptable', 'envelope does not decrypt', { cause: err });
     throw err;
   } finally {
     cek?.fill(0);
@@ -97,25 +138,52 @@ function authAttrsAad(raw: ArrayBuffer): Uint8Array {
   return aad;
 }
 
-/**
- * Seals `content` to the key in `recipient` with key transport and `cipher`; an AEAD cipher
- * yields AuthEnvelopedData (RFC 5083), anything else EnvelopedData version 0 (RFC 5652 §6.1).
- */
-export function sealEnvelope(content: Uint8Array, recipient: Certificate, cipher: ContentCipher, keyTransport: KeyTransport): Uint8Array {
+/** What kind of RecipientInfo can deliver a CEK to the key in `spki`, if any (KEM, then key agreement, then key transport). */
+export function recipientKindFor(spki: Uint8Array, registry: Registry): RecipientKind | undefined {
+  const oid = spkiAlgorithmOid(spki);
+  const keyType = registry.list('key').find((k) => k.matches(spki));
+  if (registry.list('kem').some((k) => k.keyOid === oid)) return 'kemri';
+  if (keyType?.usages.includes('agree') && registry.list('key-agreement').some((k) => k.keyOid === oid)) return 'kari';
+  if (registry.list('key-transport').some((k) => k.keyOid === oid)) return 'ktri';
+  return undefined;
+}
+
+async function recipientInfo(cek: Uint8Array, recipient: Certificate, registry: Registry, keyTransport?: KeyTransport): Promise<RecipientInfo> {
   const spki = spkiOf(recipient);
-  if (spkiAlgorithmOid(spki) !== keyTransport.keyOid) throw new CmsError('badAlg', `${keyTransport.name} cannot encrypt to this key`);
+  const kind = recipientKindFor(spki, registry);
+  if (kind === 'kemri') return encryptKemri(cek, recipient, registry);
+  if (kind === 'kari') return encryptKari(cek, recipient, registry);
+  const oid = spkiAlgorithmOid(spki);
+  const kt = keyTransport?.keyOid === oid ? keyTransport : registry.list('key-transport').find((k) => k.keyOid === oid);
+  if (!kt) throw new CmsError('badAlg', `no way to encrypt to a ${oid} key`);
+  const tbs = recipient.tbsCertificate;
+  let encryptedKey: Uint8Array;
+  try {
+    encryptedKey = kt.encrypt(cek, spki);
+  } catch (err) {
+    if (err instanceof CipherError) throw new CmsError('badAlg', `${kt.name} cannot encrypt to this key`, { cause: err });
+    throw err;
+  }
+  return new RecipientInfo({
+    ktri: new KeyTransRecipientInfo({
+      version: 0,
+      rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
+      keyEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: kt.oids[0], parameters: kt.parameters?.slice().buffer ?? undefined }),
+      encryptedKey: new OctetString(encryptedKey),
+    }),
+  });
+}
+
+/**
+ * Seals `content` to `recipient` with `cipher`; an AEAD cipher yields AuthEnvelopedData
+ * (RFC 5083, version 0), anything else EnvelopedData whose version follows RFC 5652 §6.1
+ * (0 for key transport only, 2 with a kari, 3 with an ori).
+ */
+export async function sealEnvelope(content: Uint8Array, recipient: Certificate, cipher: ContentCipher, registry: Registry, opts: { keyTransport?: KeyTransport } = {}): Promise<Uint8Array> {
   const cek = new Uint8Array(randomBytes(cipher.keySize));
   try {
+    const ri = await recipientInfo(cek, recipient, registry, opts.keyTransport);
     const { parameters, ciphertext, tag } = cipher.encrypt(cek, content);
-    const tbs = recipient.tbsCertificate;
-    const ri = new RecipientInfo({
-      ktri: new KeyTransRecipientInfo({
-        version: 0,
-        rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
-        keyEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: keyTransport.oids[0], parameters: keyTransport.parameters?.slice().buffer ?? undefined }),
-        encryptedKey: new OctetString(keyTransport.encrypt(cek, spki)),
-      }),
-    });
     const eci = new EncryptedContentInfo({
       contentType: id_data,
       contentEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: cipher.oids[0], parameters: parameters.slice().buffer }),
@@ -125,7 +193,8 @@ export function sealEnvelope(content: Uint8Array, recipient: Certificate, cipher
       const env = new AuthEnvelopedData({ version: 0, recipientInfos: new RecipientInfos([ri]), authEncryptedContentInfo: eci, mac: new OctetString(tag!) });
       return wrap(id_ct_authEnvelopedData, env);
     }
-    return wrap(id_envelopedData, new EnvelopedData({ version: 0, recipientInfos: new RecipientInfos([ri]), encryptedContentInfo: eci }));
+    const version = ri.ori ? 3 : ri.kari ? 2 : 0;
+    return wrap(id_envelopedData, new EnvelopedData({ version, recipientInfos: new RecipientInfos([ri]), encryptedContentInfo: eci }));
   } finally {
     cek.fill(0);
   }

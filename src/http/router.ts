@@ -25,14 +25,16 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
     if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
     const operation = queryParam(ctx.querystring, 'operation');
     let message: Uint8Array | undefined;
+    let caIdent: string | undefined;
     if (ctx.method === 'POST') message = postedMessage(await readBody(ctx.req, options.maxMessageBytes));
-    else if (operation?.toLowerCase() === 'pkioperation') {
+    else if (operation?.toLowerCase() !== 'pkioperation') caIdent = queryParam(ctx.querystring, 'message')?.slice(0, 256);
+    else {
       const text = queryParam(ctx.querystring, 'message');
       if (text === undefined) throw new ProtocolError(400, 'PKIOperation GET without a message parameter');
       if (text.length > Math.ceil(options.maxMessageBytes / 3) * 4 + 64) throw new ProtocolError(413, 'message parameter exceeds the size limit');
       message = decodeBase64Message(text);
     }
-    send(ctx, await dispatch({ operation, method: ctx.method, message }, env));
+    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent }, env));
   };
   for (const path of SCEP_PATHS) {
     router.get(path, (ctx) => handle(ctx, 'default'));

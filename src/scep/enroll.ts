@@ -12,13 +12,14 @@ import { CsrError, parseCsr, verifyCsr, type CsrInfo } from '../ca/csr.ts';
 import { issueCertificate } from '../ca/issuer.ts';
 import { parse, serialize } from '../cms/der.ts';
 import { CmsError } from '../cms/errors.ts';
-import { certsOnly, spkiAlgorithmOid, spkiOf } from '../cms/signed-data.ts';
-import type { ContentCipher, KeyTransport } from '../crypto/types.ts';
+import { certsOnly } from '../cms/signed-data.ts';
+import type { ContentCipher } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { authorize } from '../policy/authorize.ts';
 import type { CertificateRecord } from '../store/store.ts';
 import type { ScepEnv } from './env.ts';
 import { ScepError } from './errors.ts';
+import { replyRecipient } from './reply-recipient.ts';
 import type { Outcome, Verified } from './pki-operation.ts';
 
 const CSR_FAIL = { malformed: 'badRequest', badAlg: 'badAlg', badSignature: 'badMessageCheck' } as const;
@@ -125,9 +126,9 @@ export function successWith(v: Verified, content: Uint8Array, csr: CsrInfo | und
   return {
     status: 'SUCCESS',
     content,
-    recipient: v.request.signerCert,
+    recipient: replyRecipient(v.request.signerCert, v.request.signedData.certificates, v.signature.quantumSafe, env.pqReplyEnvelope, env.registry),
     cipher: replyCipher(v, csr, env),
-    keyTransport: replyKeyTransport(v.request.signerCert, v.envelope.keyTransport, env),
+    keyTransport: v.envelope.keyTransport, // a key-transport reply uses the sender's choice (e.g. OAEP) when it fits
   };
 }
 
@@ -143,12 +144,4 @@ function replyCipher(v: Verified, csr: CsrInfo | undefined, env: ScepEnv): Conte
     }
   });
   return [used, ...listed].filter((c) => c.aead === used.aead).reduce((a, b) => (b.strength > a.strength ? b : a));
-}
-
-function replyKeyTransport(recipient: Certificate, used: KeyTransport, env: ScepEnv): KeyTransport {
-  const keyOid = spkiAlgorithmOid(spkiOf(recipient));
-  const fits = env.registry.list('key-transport').filter((k) => k.keyOid === keyOid);
-  if (fits.includes(used)) return used;
-  if (!fits[0]) throw new ScepError('badAlg', `cannot encrypt a reply to a ${keyOid} key`);
-  return fits[0];
 }

@@ -6,7 +6,7 @@
  */
 import { certsOnly, signData } from '../cms/signed-data.ts';
 import { capabilities } from './capabilities.ts';
-import { caChain, type ScepEnv } from './env.ts';
+import { caCertificates, type ScepEnv } from './env.ts';
 import { ProtocolError } from './errors.ts';
 import { ContentType } from './message.ts';
 import { pkiOperation } from './pki-operation.ts';
@@ -17,6 +17,8 @@ export interface ScepRequest {
   readonly method: string;
   /** PKIOperation message bytes (GET: decoded `message` parameter; POST: the body). */
   readonly message?: Uint8Array;
+  /** The `message` parameter of the other operations: a CA identifier (RFC 8894 §4.2.1). */
+  readonly caIdent?: string;
 }
 
 export interface ScepResponse {
@@ -47,7 +49,8 @@ export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepRespon
 
 /** RFC 8894 §3.5.2: one keyword per line. */
 async function getCACaps(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
-  return { contentType: ContentType.caps, body: capabilities(env.registry, { nextCaCert: env.nextCa !== undefined }).join('\n') + '\n' };
+  const keywords = capabilities(env.registry, { nextCaCert: env.nextCa !== undefined, raKeys: env.ras.map((ra) => ra.key.spki) });
+  return { contentType: ContentType.caps, body: keywords.join('\n') + '\n' };
 }
 
 /**
@@ -55,23 +58,23 @@ async function getCACaps(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
  * and CA certificates (clients given a lone certificate would take it for the RA and could not
  * verify replies).
  */
-async function getCACert(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
-  const chain = caChain(env);
+async function getCACert(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  const chain = caCertificates(env.ca, env.ras, request.caIdent, env.registry);
   if (chain.length === 1) return { contentType: ContentType.caCert, body: env.ca.der };
   return { contentType: ContentType.caRaCert, body: certsOnly(chain) };
 }
 
 /** RFC 8894 §4.7: the next CA (and RA) certificates in a SignedData signed by the current CA. */
-async function getNextCACert(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+async function getNextCACert(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
   const next = env.nextCa;
   if (!next) throw new ProtocolError(404, 'no next CA certificate is staged');
-  const certs = next.ra && next.ra.fingerprint !== next.ca.fingerprint ? [next.ra.certificate, next.ca.certificate] : [next.ca.certificate];
+  const certs = caCertificates(next.ca, next.ras, request.caIdent, env.registry);
   const body = await signData({
     content: certsOnly(certs),
     signerCertificate: env.ca.certificate,
     key: env.ca.key,
     signature: replySignature(env.ca.certificate, env.registry),
-    digest: env.registry.byName('digest', 'SHA-256'),
+    digest: env.registry.byName('digest', replySignature(env.ca.certificate, env.registry).cmsDigest ?? 'SHA-256'),
     attributes: [],
     certificates: [env.ca.certificate],
   });

@@ -75,7 +75,7 @@ export interface ReplySigner {
 }
 
 export type CertRepBody =
-  | { readonly status: 'SUCCESS'; readonly content: Uint8Array; readonly cipher: ContentCipher; readonly keyTransport: KeyTransport; readonly recipient: Certificate }
+  | { readonly status: 'SUCCESS'; readonly content: Uint8Array; readonly cipher: ContentCipher; readonly keyTransport?: KeyTransport; readonly recipient: Certificate }
   | { readonly status: 'FAILURE'; readonly failInfo: FailInfoName; readonly failInfoText: string }
   | { readonly status: 'PENDING' };
 
@@ -94,7 +94,7 @@ export async function certRep(request: Pick<PkiRequest, 'transactionId' | 'sende
     failInfo: body.status === 'FAILURE' ? FailInfo[body.failInfo] : undefined,
     failInfoText: body.status === 'FAILURE' ? body.failInfoText : undefined,
   });
-  const content = body.status === 'SUCCESS' ? sealEnvelope(body.content, body.recipient, body.cipher, body.keyTransport) : undefined;
+  const content = body.status === 'SUCCESS' ? await sealEnvelope(body.content, body.recipient, body.cipher, registry, { keyTransport: body.keyTransport }) : undefined;
   return signData({
     content,
     signerCertificate: signer.certificate,

@@ -10,12 +10,12 @@ import { createHash } from 'node:crypto';
 import { CmsError, type CmsFailureName } from '../cms/errors.ts';
 import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
 import { spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
-import type { Digest } from '../crypto/types.ts';
+import type { Digest, SignatureAlgorithm } from '../crypto/types.ts';
 import type { TransactionRecord } from '../store/store.ts';
-import { caChain, type ScepEnv } from './env.ts';
+import { envelopeRecipients, replySigner, signerChain, type ScepEnv } from './env.ts';
 import { FAIL_TEXT, ScepError } from './errors.ts';
 import { type FailInfoName, type MessageTypeName } from './message.ts';
-import { certRep, readPkiMessage, type CertRepBody, type PkiRequest } from './pki-message.ts';
+import { certRep, readPkiMessage, replySignature, type CertRepBody, type PkiRequest } from './pki-message.ts';
 import { handleCertPoll, handleEnrollment } from './enroll.ts';
 import { handleGetCert, handleGetCrl } from './queries.ts';
 
@@ -31,6 +31,7 @@ export interface Outcome {
 export interface Verified {
   readonly request: PkiRequest & { readonly signerCert: NonNullable<PkiRequest['signerCert']> };
   readonly digest: Digest;
+  readonly signature: SignatureAlgorithm;
   readonly envelope: OpenedEnvelope;
 }
 
@@ -68,18 +69,23 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv): Promise<Uint8
 
 async function answer(request: PkiRequest, requestHash: string, env: ScepEnv): Promise<Uint8Array> {
   let digest = env.registry.byName('digest', 'SHA-256');
+  // Until the signature verifies, the signer certificate's key says which kind of client this is.
+  let quantumSafe = request.signerCert ? signerIsQuantumSafe(request.signerCert, env) : false;
   let outcome: Outcome;
   try {
     const verified = await verify(request, env);
     digest = verified.digest;
+    quantumSafe = verified.signature.quantumSafe;
     outcome = await HANDLERS[verified.request.messageType!]!(verified, env);
   } catch (err) {
     const failure = asScepError(err);
     env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, failInfo: failure.failInfo, reason: failure.message }, 'PKIOperation failed');
     outcome = { body: { status: 'FAILURE', failInfo: failure.failInfo, failInfoText: FAIL_TEXT[failure.failInfo] }, record: true };
   }
-  const signer = { certificate: env.ra.certificate, key: env.ra.key, certificates: caChain(env) };
-  const reply = await certRep(request, outcome.body, signer, digest, env.registry);
+  const ra = replySigner(env, quantumSafe);
+  const signer = { certificate: ra.certificate, key: ra.key, certificates: signerChain(env, ra) };
+  const prescribed = replySignature(ra.certificate, env.registry).cmsDigest; // RFC 9882 §3: SHA-512 with ML-DSA
+  const reply = await certRep(request, outcome.body, signer, prescribed ? env.registry.byName('digest', prescribed) : digest, env.registry);
   const record: TransactionRecord = {
     transactionId: request.transactionId,
     requestHash,
@@ -100,12 +106,11 @@ async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
   const signerCert = request.signerCert;
   if (!signerCert) throw new ScepError('badMessageCheck', 'the signer certificate is not in the SignedData');
   try {
-    const { digest } = verifySignerInfo(request.signedData, request.signerInfo, spkiOf(signerCert), env.registry);
+    const { digest, signature } = verifySignerInfo(request.signedData, request.signerInfo, spkiOf(signerCert), env.registry);
     if (!request.signedData.content) throw new ScepError('badRequest', 'pkiMessage has no pkcsPKIEnvelope');
-    const recipients = [env.ra, env.ca, ...(env.nextCa ? [env.nextCa.ca, ...(env.nextCa.ra ? [env.nextCa.ra] : [])] : [])]
-      .map((id) => ({ certificate: id.certificate, key: id.key }));
+    const recipients = envelopeRecipients(env).map((id) => ({ certificate: id.certificate, key: id.key }));
     const envelope = await openEnvelope(request.signedData.content, recipients, env.registry);
-    return { request: { ...request, signerCert }, digest, envelope };
+    return { request: { ...request, signerCert }, digest, signature, envelope };
   } catch (err) {
     if (err instanceof CmsError) {
       // A signer key of no enabled key type (e.g. RSA-1024) cannot verify at all: badAlg, not badMessageCheck.
@@ -114,6 +119,11 @@ async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
     }
     throw err;
   }
+}
+
+function signerIsQuantumSafe(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): boolean {
+  const spki = spkiOf(cert);
+  return env.registry.list('key').find((k) => k.matches(spki))?.quantumSafe ?? false;
 }
 
 function asScepError(err: unknown): ScepError {

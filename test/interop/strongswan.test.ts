@@ -62,7 +62,7 @@ describe.skipIf(!hasStrongswan)('strongSwan pki 5.9.8 (skipped: pki or its curl 
       expect(r.raPaths).toHaveLength(1);
       expect(r.subCaPaths).toEqual([]);
       expect(await fingerprint(r.caPath!)).toBe(await fingerprint(join(server.dataDir, 'ca.pem')));
-      expect(await fingerprint(r.raPaths[0])).toBe(await fingerprint(join(server.dataDir, 'ra.pem')));
+      expect(await fingerprint(r.raPaths[0])).toBe(await fingerprint(join(server.dataDir, 'ra-rsa-2048.pem')));
     });
 
     it('RFC 8894 §3.3.1 PKCSReq enveloped to the RA: enrolls, then renews with a new key (RenewalReq)', async () => {

@@ -1,0 +1,44 @@
+/**
+ * Whom a CertRep is enveloped to (RFC 8894 §3.3.2: to the requester). Classical clients
+ * receive at the key that signed the request. A key that can only sign (ML-DSA, SLH-DSA)
+ * cannot receive, so the client adds a certificate for a key that can (an ML-KEM key) to the
+ * request's SignedData `certificates`, signed by its signing key (docs/pqc-scep.md §5). The
+ * `certificates` field is not covered by the request signature; the binding signature is what
+ * stops a man in the middle from substituting his own key.
+ * @module
+ */
+import type { Certificate } from '@peculiar/asn1-x509';
+import { serialize } from '../cms/der.ts';
+import { recipientKindFor } from '../cms/enveloped-data.ts';
+import { spkiOf } from '../cms/signed-data.ts';
+import type { Registry } from '../crypto/registry.ts';
+import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import type { PqReplyEnvelope } from './env.ts';
+import { ScepError } from './errors.ts';
+
+/** True when `cert` carries a signature that verifies with the key of `signer`. */
+function signedBy(cert: Certificate, signer: Certificate, registry: Registry): boolean {
+  try {
+    const alg = registry.byOid('signature', cert.signatureAlgorithm.algorithm);
+    const tbs = new Uint8Array(cert.tbsCertificateRaw ?? serialize(cert.tbsCertificate));
+    return alg.verify(new Uint8Array(cert.signatureValue), tbs, spkiOf(signer), alg.digest ?? 'SHA-512');
+  } catch (err) {
+    if (err instanceof UnsupportedAlgorithmError) return false;
+    throw err;
+  }
+}
+
+/**
+ * The certificate to envelope the reply to. `quantumSafe` says the request was signed with a
+ * post-quantum key: then a KEM certificate bound to the signer is preferred, and under
+ * 'require-kem' demanded (else FAILURE badRequest).
+ */
+export function replyRecipient(signer: Certificate, certificates: readonly Certificate[], quantumSafe: boolean, policy: PqReplyEnvelope, registry: Registry): Certificate {
+  const bound = certificates.filter((c) => c !== signer && signedBy(c, signer, registry));
+  const kem = bound.find((c) => recipientKindFor(spkiOf(c), registry) === 'kemri');
+  if (kem) return kem;
+  if (quantumSafe && policy === 'require-kem') throw new ScepError('badRequest', 'a post-quantum request must carry an ML-KEM certificate for the reply (docs/pqc-scep.md §5)');
+  const classical = [signer, ...bound].find((c) => recipientKindFor(spkiOf(c), registry) !== undefined);
+  if (!classical) throw new ScepError('badAlg', 'no certificate in the request can receive the reply envelope');
+  return classical;
+}
