@@ -18,6 +18,7 @@ const aesWrap = (bits: 128 | 192 | 256, arc: number): KeyWrap =>
     name: `AES-${bits}-WRAP`,
     oids: [`2.16.840.1.101.3.4.1.${arc}`],
     legacy: false,
+    implementation: 'node:crypto',
     keySize: bits / 8,
     wrap(kek: Uint8Array, cek: Uint8Array) {
       if (kek.length !== bits / 8 || cek.length < 16 || cek.length % 8 !== 0) throw new CipherError('bad key-wrap input');

@@ -29,7 +29,7 @@ export const ivToParameter = (iv: Uint8Array) => new Uint8Array(AsnConvert.seria
 
 /** Shared CBC codec (also used by the DES family): PKCS#7 padding, RFC 5652 §6.3. */
 export function cbcCipher(spec: {
-  name: string; oid: string; node: string; keySize: number; ivSize: number; strength: number; legacy: boolean; capability: string;
+  name: string; oid: string; node: string; keySize: number; ivSize: number; strength: number; legacy: boolean; capability: string; implementation?: string;
 }): ContentCipher {
   return Object.freeze({
     kind: 'cipher',
@@ -37,6 +37,7 @@ export function cbcCipher(spec: {
     capability: spec.capability,
     oids: [spec.oid],
     legacy: spec.legacy,
+    implementation: spec.implementation ?? 'node:crypto',
     keySize: spec.keySize,
     aead: false,
     strength: spec.strength,
@@ -87,6 +88,7 @@ const gcm = (bits: 128 | 192 | 256, oidArc: number): ContentCipher =>
     name: `AES-${bits}-GCM`,
     oids: [`${aes}.${oidArc}`],
     legacy: false,
+    implementation: 'node:crypto',
     keySize: bits / 8,
     aead: true,
     strength: bits + 1, // same key strength as CBC, preferred for its integrity

@@ -30,6 +30,7 @@ export const DES_CBC: ContentCipher = Object.freeze({
   name: 'DES-CBC',
   oids: ['1.3.14.3.2.7'],
   legacy: true,
+  implementation: 'des.js',
   keySize: 8,
   aead: false,
   strength: 56,

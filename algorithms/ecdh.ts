@@ -31,6 +31,7 @@ const stdDh = (name: string, oid: string, kdf: string, legacy = false): KeyAgree
     name,
     oids: [oid],
     legacy,
+    implementation: 'node:crypto',
     keyOid: id_ecPublicKey,
     kdf,
     async ephemeral(recipientSpki: Uint8Array) {

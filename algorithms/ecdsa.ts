@@ -91,6 +91,7 @@ const ecKey = (name: string, curve: EcCurve, usages: readonly ('sign' | 'agree')
     oids: [], // every curve shares id-ecPublicKey; `matches` tells them apart
     spkiOid: id_ecPublicKey,
     legacy: false,
+    implementation: 'node:crypto',
     usages,
     quantumSafe: false,
     backend: 'node:crypto',
@@ -130,6 +131,7 @@ const ecdsa = (digest: DigestName, arc: number): SignatureAlgorithm =>
     name: `ecdsa-with-${digest.replace('-', '')}`,
     oids: [`${ecdsaWithSha2}.${arc}`],
     legacy: false,
+    implementation: 'node:crypto',
     keyOid: id_ecPublicKey,
     digest, // the OID fixes the digest
     parameters: 'absent', // RFC 5758 §3.2

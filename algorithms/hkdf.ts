@@ -23,6 +23,7 @@ const hkdf = (bits: 256 | 384 | 512, oid: string): Kdf =>
     name: `HKDF-SHA${bits}`,
     oids: [oid],
     legacy: false,
+    implementation: 'node:crypto',
     derive(secret: Uint8Array, info: Uint8Array, length: number): Uint8Array {
       // RFC 5869 §2.3: L <= 255 * HashLen.
       if (!Number.isInteger(length) || length < 1 || length > 255 * (bits / 8)) throw new RangeError(`HKDF-SHA${bits}: bad output length ${length}`);

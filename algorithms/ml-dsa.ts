@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { pqBackend } from '../src/crypto/backend.ts';
 import { nativeFromPkcs8, nativeHandle, publicKeyFromSpki } from '../src/crypto/keys.ts';
 import { decodeOneAsymmetricKey, decodeSeedKey, encodeOneAsymmetricKey, encodeSeedKey, encodeSpki, rawPublicKey, type SeedKey } from '../src/crypto/pq-keys.ts';
+import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 
 /** sigAlgs { joint-iso-itu-t(2) country(16) us(840) organization(1) gov(101) csor(3) nistAlgorithm(4) 3 } */
@@ -115,6 +116,7 @@ const mlDsa = (name: Name) => {
     oids: [], // the OID names the signature algorithm; `matches` selects the key type
     spkiOid: p.oid,
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     usages: ['sign'] as const,
     quantumSafe: true,
     get backend() {
@@ -148,6 +150,7 @@ const mlDsa = (name: Name) => {
     name,
     oids: [p.oid], // RFC 9881 §2: the same OID names the key and the signature
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     capability: name,
     keyOid: p.oid,
     digest: null,

@@ -16,6 +16,7 @@ import * as nodeCrypto from 'node:crypto';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { pqBackend } from '../src/crypto/backend.ts';
 import { decodeOneAsymmetricKey, decodeSeedKey, encodeOneAsymmetricKey, encodeSeedKey, encodeSpki, rawPublicKey, type SeedKey } from '../src/crypto/pq-keys.ts';
+import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { Kem, KeyType, PrivateKeyHandle } from '../src/crypto/types.ts';
 import { CipherError } from '../src/crypto/types.ts';
 
@@ -108,6 +109,7 @@ function family(level: Level): { key: KeyType; kem: Kem } {
     oids: [], // the SPKI OID selects the Kem below; a KeyType claims none
     spkiOid: oid,
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     usages: ['encrypt'] as const, // RFC 9935 §3: keyEncipherment only
     quantumSafe: true,
     get backend() {
@@ -146,6 +148,7 @@ function family(level: Level): { key: KeyType; kem: Kem } {
     name: `ML-KEM-${level}`,
     oids: [oid],
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     capability: `ML-KEM-${level}`,
     keyOid: oid,
     quantumSafe: true,

@@ -13,6 +13,7 @@ const digest = (name: DigestName, node: string, oid: string, size: number, legac
     name,
     oids: [oid],
     legacy,
+    implementation: 'node:crypto',
     capability: name, // RFC 8894 §3.5.2 keywords are the digest names ('SHA-384' is ours: strongSwan 5.9.8 needs it to use AES)
     size,
     hash: (data: Uint8Array) => new Uint8Array(createHash(node).update(data).digest()),

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { pqBackend } from '../src/crypto/backend.ts';
 import { nativeFromPkcs8, nativeHandle, publicKeyFromSpki } from '../src/crypto/keys.ts';
 import { decodeOneAsymmetricKey, encodeOneAsymmetricKey, encodeSpki, rawPublicKey } from '../src/crypto/pq-keys.ts';
+import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { DigestName, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 
 /** sigAlgs { joint-iso-itu-t(2) country(16) us(840) organization(1) gov(101) csor(3) nistAlgorithm(4) 3 } */
@@ -60,6 +61,7 @@ const slhDsa = (name: Name) => {
     oids: [], // the OID names the signature algorithm; `matches` selects the key type
     spkiOid: oid,
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     usages: ['sign'] as const,
     quantumSafe: true,
     get backend() {
@@ -96,6 +98,7 @@ const slhDsa = (name: Name) => {
     name,
     oids: [oid], // RFC 9909 §3: the same OID names the key and the signature
     legacy: false,
+    implementation: PQ_IMPLEMENTATION,
     capability: name,
     keyOid: oid,
     digest: null,

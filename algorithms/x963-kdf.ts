@@ -40,6 +40,7 @@ const x963 = (hash: DigestName, legacy = false): Kdf =>
     name: `X9.63-${hash.replace('-', '')}`,
     oids: [],
     legacy,
+    implementation: 'node:crypto',
     derive: (secret: Uint8Array, info: Uint8Array, length: number) => x963Kdf(hash, secret, info, length),
   });
 

@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { capsCommand, enrollCommand, renewCommand, type EnrollFlags } from './enroll.ts';
 import { serve } from './serve.ts';
+import { algorithmsCommand } from './algorithms.ts';
 
 const program = new Command('pqscep').description('SCEP server (RFC 8894), ready for post-quantum cryptography').showHelpAfterError(false);
 
@@ -53,6 +54,10 @@ clientOptions(program.command('renew').description('renew a certificate (Renewal
   .requiredOption('--key <file>', 'current private key (PEM)')
   .option('--reuse-key', 'keep the current key instead of generating a new one')
   .action(run((flags: EnrollFlags) => renewCommand(flags)));
+
+program.command('algorithms').description('print the algorithm table generated from the registry')
+  .option('--update-readme', 'rewrite the table in README.md')
+  .action(run(algorithmsCommand));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

@@ -52,3 +52,6 @@ export function pqBackend(family: PqFamily): PqBackend {
 }
 
 export const pqBackendChoice = (): PqBackendChoice => choice;
+
+/** How the post-quantum families are implemented, for documentation. */
+export const PQ_IMPLEMENTATION = 'node:crypto on Node 24+ (OpenSSL 3.5), else @noble/post-quantum';

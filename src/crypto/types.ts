@@ -41,6 +41,8 @@ interface AlgorithmBase {
   readonly legacy: boolean;
   /** GetCACaps keyword this algorithm contributes (RFC 8894 §3.5.2), e.g. 'AES', 'SHA-256'. */
   readonly capability?: string;
+  /** Which library implements it (shown in the README table and `pqscep algorithms`). */
+  readonly implementation?: string;
 }
 
 export type DigestName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
