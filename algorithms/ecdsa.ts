@@ -19,7 +19,7 @@ import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { createPublicKey, generateKeyPair, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { nativeFromPkcs8, nativeHandle, nativeToPkcs8, publicKeyFromSpki } from '../src/crypto/keys.ts';
-import type { DigestName, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
+import type { ShaName, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 import { NODE_DIGEST } from './sha.ts';
 
 const signAsync = promisify(sign);
@@ -125,7 +125,7 @@ export const ECDH_P384 = ecKey('ecdh-p384', P384, ['agree']);
 /** ecdsa-with-SHA2 { iso(1) member-body(2) us(840) ansi-X9-62(10045) signatures(4) ecdsa-with-SHA2(3) } */
 const ecdsaWithSha2 = '1.2.840.10045.4.3';
 
-const ecdsa = (digest: DigestName, arc: number): SignatureAlgorithm =>
+const ecdsa = (digest: ShaName, arc: number): SignatureAlgorithm =>
   Object.freeze({
     kind: 'signature',
     name: `ecdsa-with-${digest.replace('-', '')}`,

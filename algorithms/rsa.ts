@@ -7,7 +7,7 @@
  * @module
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { RsaEsOaepParams, id_sha1, id_sha256, id_sha384, id_sha512, id_mgf1, id_pSpecified, pSpecifiedEmpty } from '@peculiar/asn1-rsa';
+import { RsaEsOaepParams, RsaSaPssParams, id_sha1, id_sha256, id_sha384, id_sha512, id_mgf1, id_pSpecified, pSpecifiedEmpty } from '@peculiar/asn1-rsa';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { constants, generateKeyPair, privateDecrypt, publicEncrypt, sign, verify } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import { nativeFromPkcs8, nativeHandle, nativeToPkcs8, publicKeyFromSpki } from 
 import { rsaesPkcs1v15Decrypt } from '../src/crypto/rsa-pkcs1-decrypt.ts';
 import type { DigestName, KeyTransport, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 import { CipherError } from '../src/crypto/types.ts';
-import { NODE_DIGEST } from './sha.ts';
+import { nodeSha } from './sha.ts';
 
 /** rsaEncryption { iso(1) member-body(2) us(840) rsadsi(113549) pkcs(1) pkcs-1(1) 1 } */
 export const rsaEncryption = '1.2.840.113549.1.1.1';
@@ -75,14 +75,72 @@ const pkcs1Signature = (name: string, oid: string, digest: DigestName | null, le
     parameters: 'null',
     quantumSafe: false,
     async sign(data: Uint8Array, key: PrivateKeyHandle, d: DigestName) {
-      if (!key.native) throw new TypeError(`${name} needs a node:crypto RSA key`);
-      return new Uint8Array(await signAsync(NODE_DIGEST[digest ?? d], data, key.native));
+      const hash = nodeSha(digest ?? d);
+      if (!key.native || !hash) throw new TypeError(`${name} needs a node:crypto RSA key and a SHA digest`);
+      return new Uint8Array(await signAsync(hash, data, key.native));
     },
     verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, d: DigestName) {
-      if ((rsaBits(spki) ?? 0) < MIN_BITS) return false;
-      return verify(NODE_DIGEST[digest ?? d], data, publicKeyFromSpki(spki), signature);
+      const hash = nodeSha(digest ?? d);
+      if (!hash || (rsaBits(spki) ?? 0) < MIN_BITS) return false;
+      return verify(hash, data, publicKeyFromSpki(spki), signature);
     },
   });
+
+/** RFC 4055 §3.1 hash OIDs → node:crypto names (SHA-1 is the ASN.1 default, so it must be known to verify). */
+const PSS_HASHES: Readonly<Record<string, string>> = Object.freeze({
+  [id_sha1]: 'sha1', [id_sha256]: 'sha256', [id_sha384]: 'sha384', [id_sha512]: 'sha512',
+});
+
+/** Reads RSASSA-PSS-params (RFC 4055 §3.1); undefined for anything node cannot verify (MGF1 hash != hash). */
+function pssParams(parameters: Uint8Array | null | undefined): { hash: string; saltLength: number } | undefined {
+  try {
+    const p = parameters?.length ? AsnConvert.parse(parameters, RsaSaPssParams) : new RsaSaPssParams();
+    const hash = PSS_HASHES[p.hashAlgorithm.algorithm];
+    if (!hash || p.maskGenAlgorithm.algorithm !== id_mgf1 || p.trailerField !== 1) return undefined;
+    const mgfHash = p.maskGenAlgorithm.parameters ? AsnConvert.parse(p.maskGenAlgorithm.parameters, AlgorithmIdentifier).algorithm : id_sha1;
+    return PSS_HASHES[mgfHash] === hash ? { hash, saltLength: p.saltLength } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sha256Id = () => new AlgorithmIdentifier({ algorithm: id_sha256, parameters: null });
+/** What we emit: SHA-256, MGF1-SHA-256, 32-byte salt (RFC 4055 §3.1 recommends salt = hash length). */
+const PSS_SHA256_PARAMS = new Uint8Array(AsnConvert.serialize(new RsaSaPssParams({
+  hashAlgorithm: sha256Id(),
+  maskGenAlgorithm: new AlgorithmIdentifier({ algorithm: id_mgf1, parameters: AsnConvert.serialize(sha256Id()) }),
+  saltLength: 32,
+})));
+
+/**
+ * RSASSA-PSS (RFC 8017 §8.1, RFC 4055 §3): verifies any SHA-1/2 parameter set whose MGF1 hash
+ * equals the message hash; signs with SHA-256 / salt 32. Keys are rsaEncryption keys (RFC 4055
+ * §1.2 id-RSASSA-PSS keys are not supported).
+ */
+export const RSASSA_PSS: SignatureAlgorithm = Object.freeze({
+  kind: 'signature',
+  name: 'RSASSA-PSS',
+  oids: [pkcs1(10)],
+  legacy: false,
+  implementation: 'node:crypto',
+  keyOid: rsaEncryption,
+  digest: 'SHA-256',
+  parameters: PSS_SHA256_PARAMS,
+  quantumSafe: false,
+  async sign(data: Uint8Array, key: PrivateKeyHandle) {
+    if (!key.native) throw new TypeError('RSASSA-PSS needs a node:crypto RSA key');
+    return new Uint8Array(await signAsync('sha256', data, { key: key.native, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }));
+  },
+  verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, _d: DigestName, parameters?: Uint8Array | null) {
+    const p = pssParams(parameters);
+    if (!p || (rsaBits(spki) ?? 0) < MIN_BITS) return false;
+    try {
+      return verify(p.hash, data, { key: publicKeyFromSpki(spki), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength }, signature);
+    } catch {
+      return false;
+    }
+  },
+});
 
 /**
  * `rsaEncryption` as a signature algorithm: what RFC 5652 §12.2 / RFC 3370 §3.2 allow in

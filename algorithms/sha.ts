@@ -5,9 +5,9 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Digest, DigestName } from '../src/crypto/types.ts';
+import type { Digest, DigestName, ShaName } from '../src/crypto/types.ts';
 
-const digest = (name: DigestName, node: string, oid: string, size: number, legacy = false): Digest =>
+const digest = (name: ShaName, node: string, oid: string, size: number, legacy = false): Digest =>
   Object.freeze({
     kind: 'digest',
     name,
@@ -28,10 +28,31 @@ export const SHA_384 = digest('SHA-384', 'sha384', '2.16.840.1.101.3.4.2.2', 48)
 /** id-sha512 { ... hashAlgs(2) 3 } */
 export const SHA_512 = digest('SHA-512', 'sha512', '2.16.840.1.101.3.4.2.3', 64);
 
-/** node:crypto's name for each digest, for the families that sign through node:crypto. */
-export const NODE_DIGEST: Readonly<Record<DigestName, string>> = Object.freeze({
+/**
+ * SHAKE128 / SHAKE256 as CMS message digests with 256- and 512-bit outputs (RFC 8702 §3), for
+ * ML-DSA (RFC 9882 §3: SHAKE256 SHOULD) and the SHAKE SLH-DSA variants (RFC 9814 §4).
+ * id-shake128 { hashAlgs 11 }, id-shake256 { hashAlgs 12 }, parameters absent.
+ */
+const shake = (name: 'SHAKE128' | 'SHAKE256', node: string, arc: number, size: number): Digest =>
+  Object.freeze({
+    kind: 'digest',
+    name,
+    oids: [`2.16.840.1.101.3.4.2.${arc}`],
+    legacy: false,
+    implementation: 'node:crypto',
+    size,
+    hash: (data: Uint8Array) => new Uint8Array(createHash(node, { outputLength: size }).update(data).digest()),
+  });
+export const SHAKE128 = shake('SHAKE128', 'shake128', 11, 32);
+export const SHAKE256 = shake('SHAKE256', 'shake256', 12, 64);
+
+/** node:crypto's name for each SHA digest, for the families that sign through node:crypto (RSA, ECDSA). */
+export const NODE_DIGEST: Readonly<Record<ShaName, string>> = Object.freeze({
   'SHA-1': 'sha1',
   'SHA-256': 'sha256',
   'SHA-384': 'sha384',
   'SHA-512': 'sha512',
 });
+
+/** The node:crypto name of a SHA digest, or undefined for SHAKE (never used with RSA/ECDSA). */
+export const nodeSha = (d: DigestName): string | undefined => (d in NODE_DIGEST ? NODE_DIGEST[d as ShaName] : undefined);

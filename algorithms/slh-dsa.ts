@@ -34,12 +34,12 @@ const PARAMS = Object.freeze({
   'SLH-DSA-SHA2-192F': { arc: 23, impl: slh_dsa_sha2_192f, n: 24, sig: 35664, cms: 'SHA-512' },
   'SLH-DSA-SHA2-256S': { arc: 24, impl: slh_dsa_sha2_256s, n: 32, sig: 29792, cms: 'SHA-512' },
   'SLH-DSA-SHA2-256F': { arc: 25, impl: slh_dsa_sha2_256f, n: 32, sig: 49856, cms: 'SHA-512' },
-  'SLH-DSA-SHAKE-128S': { arc: 26, impl: slh_dsa_shake_128s, n: 16, sig: 7856, cms: 'SHA-512' }, // RFC 9814: SHAKE128
-  'SLH-DSA-SHAKE-128F': { arc: 27, impl: slh_dsa_shake_128f, n: 16, sig: 17088, cms: 'SHA-512' }, // RFC 9814: SHAKE128
-  'SLH-DSA-SHAKE-192S': { arc: 28, impl: slh_dsa_shake_192s, n: 24, sig: 16224, cms: 'SHA-512' }, // RFC 9814: SHAKE256
-  'SLH-DSA-SHAKE-192F': { arc: 29, impl: slh_dsa_shake_192f, n: 24, sig: 35664, cms: 'SHA-512' }, // RFC 9814: SHAKE256
-  'SLH-DSA-SHAKE-256S': { arc: 30, impl: slh_dsa_shake_256s, n: 32, sig: 29792, cms: 'SHA-512' }, // RFC 9814: SHAKE256
-  'SLH-DSA-SHAKE-256F': { arc: 31, impl: slh_dsa_shake_256f, n: 32, sig: 49856, cms: 'SHA-512' }, // RFC 9814: SHAKE256
+  'SLH-DSA-SHAKE-128S': { arc: 26, impl: slh_dsa_shake_128s, n: 16, sig: 7856, cms: 'SHAKE128' }, // RFC 9814 §4
+  'SLH-DSA-SHAKE-128F': { arc: 27, impl: slh_dsa_shake_128f, n: 16, sig: 17088, cms: 'SHAKE128' }, // RFC 9814 §4
+  'SLH-DSA-SHAKE-192S': { arc: 28, impl: slh_dsa_shake_192s, n: 24, sig: 16224, cms: 'SHAKE256' }, // RFC 9814 §4
+  'SLH-DSA-SHAKE-192F': { arc: 29, impl: slh_dsa_shake_192f, n: 24, sig: 35664, cms: 'SHAKE256' }, // RFC 9814 §4
+  'SLH-DSA-SHAKE-256S': { arc: 30, impl: slh_dsa_shake_256s, n: 32, sig: 29792, cms: 'SHAKE256' }, // RFC 9814 §4
+  'SLH-DSA-SHAKE-256F': { arc: 31, impl: slh_dsa_shake_256f, n: 32, sig: 49856, cms: 'SHAKE256' }, // RFC 9814 §4
 } as const satisfies Record<string, { arc: number; n: number; sig: number; cms: DigestName; impl: unknown }>);
 type Name = keyof typeof PARAMS;
 

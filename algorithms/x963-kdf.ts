@@ -13,13 +13,13 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { DigestName, Kdf } from '../src/crypto/types.ts';
+import type { Kdf, ShaName } from '../src/crypto/types.ts';
 import { NODE_DIGEST } from './sha.ts';
 
-const HASH_SIZE: Readonly<Record<DigestName, number>> = Object.freeze({ 'SHA-1': 20, 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 });
+const HASH_SIZE: Readonly<Record<ShaName, number>> = Object.freeze({ 'SHA-1': 20, 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 });
 
 /** SEC 1 §3.6.1 with `hash`; `length` is in bytes. Pure function, exported for tests. */
-export function x963Kdf(hash: DigestName, secret: Uint8Array, sharedInfo: Uint8Array, length: number): Uint8Array {
+export function x963Kdf(hash: ShaName, secret: Uint8Array, sharedInfo: Uint8Array, length: number): Uint8Array {
   const size = HASH_SIZE[hash];
   // SEC 1 §3.6.1 step 2: keydatalen < hashlen × (2^32 − 1)
   if (!Number.isInteger(length) || length < 0 || length >= size * 0xffffffff) throw new RangeError(`X9.63 KDF: bad output length ${length}`);
@@ -34,7 +34,7 @@ export function x963Kdf(hash: DigestName, secret: Uint8Array, sharedInfo: Uint8A
   return key;
 }
 
-const x963 = (hash: DigestName, legacy = false): Kdf =>
+const x963 = (hash: ShaName, legacy = false): Kdf =>
   Object.freeze({
     kind: 'kdf',
     name: `X9.63-${hash.replace('-', '')}`,

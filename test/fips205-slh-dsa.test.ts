@@ -30,7 +30,7 @@ const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const flip = (b: Uint8Array, i: number) => Uint8Array.from(b, (x, j) => (j === i ? x ^ 1 : x));
 const SLOW = process.env.SLOW_TESTS === '1';
 
-/** RFC 9909 §3 OID arcs under sigAlgs, FIPS 205 Table 2 (n, signature size), RFC 9814 digest (SHA-512 stands in for SHAKE). */
+/** RFC 9909 §3 OID arcs under sigAlgs, FIPS 205 Table 2 (n, signature size), RFC 9814 §4 digest. */
 const VARIANTS = [
   ['SHA2_128S', 20, 16, 7856, 'SHA-256', true],
   ['SHA2_128F', 21, 16, 17088, 'SHA-256', true],
@@ -38,12 +38,12 @@ const VARIANTS = [
   ['SHA2_192F', 23, 24, 35664, 'SHA-512', true],
   ['SHA2_256S', 24, 32, 29792, 'SHA-512', false],
   ['SHA2_256F', 25, 32, 49856, 'SHA-512', true],
-  ['SHAKE_128S', 26, 16, 7856, 'SHA-512', false],
-  ['SHAKE_128F', 27, 16, 17088, 'SHA-512', true],
-  ['SHAKE_192S', 28, 24, 16224, 'SHA-512', false],
-  ['SHAKE_192F', 29, 24, 35664, 'SHA-512', true],
-  ['SHAKE_256S', 30, 32, 29792, 'SHA-512', false],
-  ['SHAKE_256F', 31, 32, 49856, 'SHA-512', true],
+  ['SHAKE_128S', 26, 16, 7856, 'SHAKE128', false],
+  ['SHAKE_128F', 27, 16, 17088, 'SHAKE128', true],
+  ['SHAKE_192S', 28, 24, 16224, 'SHAKE256', false],
+  ['SHAKE_192F', 29, 24, 35664, 'SHAKE256', true],
+  ['SHAKE_256S', 30, 32, 29792, 'SHAKE256', false],
+  ['SHAKE_256F', 31, 32, 49856, 'SHAKE256', true],
 ].map(([id, arc, n, sig, cms, fast]) => {
   const exports = SLH as unknown as Record<string, Algorithm>;
   return {

@@ -22,7 +22,7 @@ import type { Registry } from '../crypto/registry.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { equalBytes, parse, serialize } from '../cms/der.ts';
 import { spkiOf } from '../cms/signed-data.ts';
-import { certificateSignatureAlgorithm, extension, keyIdentifierOf, parseName, randomSerial, signCertificate, subjectKeyIdentifier } from './certificate.ts';
+import { certificateSignatureAlgorithm, verifyCertificateSignature, extension, keyIdentifierOf, parseName, randomSerial, signCertificate, subjectKeyIdentifier } from './certificate.ts';
 import { caIdentity, keyUsageFor, type CaIdentity } from './issuer.ts';
 import { fromPem, toPem } from './pem.ts';
 
@@ -188,14 +188,7 @@ async function loadIdentity(dir: string, certFile: string, keyFile: string, regi
 /** True when `cert` names `ca` as issuer and its signature verifies with the CA key. */
 function issuedBy(cert: Certificate, ca: CaIdentity, registry: Registry): boolean {
   if (!equalBytes(serialize(cert.tbsCertificate.issuer), serialize(ca.certificate.tbsCertificate.subject))) return false;
-  try {
-    const alg = registry.byOid('signature', cert.signatureAlgorithm.algorithm);
-    const tbs = new Uint8Array(cert.tbsCertificateRaw ?? serialize(cert.tbsCertificate));
-    // Same digest choice as certificateSignatureAlgorithm for digest-free algorithms.
-    return alg.verify(new Uint8Array(cert.signatureValue), tbs, spkiOf(ca.certificate), alg.digest ?? 'SHA-512');
-  } catch {
-    return false;
-  }
+  return verifyCertificateSignature(cert, spkiOf(ca.certificate), registry);
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Registry } from '../crypto/registry.ts';
 import type { DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, serialize } from '../cms/der.ts';
-import { spkiAlgorithmOid } from '../cms/signed-data.ts';
+import { algorithmId, parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
 
 export interface CertificateTemplate {
   readonly subject: Name;
@@ -37,8 +37,23 @@ export interface Signer {
 }
 
 /** AlgorithmIdentifier for `alg`: its first OID, parameters NULL or absent as the algorithm says. */
-export const algorithmIdentifier = (alg: SignatureAlgorithm): AlgorithmIdentifier =>
-  new AlgorithmIdentifier({ algorithm: alg.oids[0], ...(alg.parameters === 'null' ? { parameters: null } : {}) });
+export const algorithmIdentifier = (alg: SignatureAlgorithm): AlgorithmIdentifier => algorithmId(alg.oids[0], alg.parameters);
+
+/**
+ * True when `cert`'s signature verifies with `issuerSpki` (RFC 5280 §6.1.3 (a)(1)), over the
+ * tbsCertificate bytes as received. Unknown or disallowed algorithms are a plain false.
+ */
+export function verifyCertificateSignature(cert: Certificate, issuerSpki: Uint8Array, registry: Registry): boolean {
+  try {
+    const alg = registry.byOid('signature', cert.signatureAlgorithm.algorithm);
+    const tbs = new Uint8Array(cert.tbsCertificateRaw ?? serialize(cert.tbsCertificate));
+    // Digest-free algorithms (ML-DSA, SLH-DSA) ignore the digest argument.
+    return alg.verify(new Uint8Array(cert.signatureValue), tbs, issuerSpki, alg.digest ?? 'SHA-512', parametersOf(cert.signatureAlgorithm));
+  } catch (err) {
+    if (err instanceof UnsupportedAlgorithmError) return false;
+    throw err;
+  }
+}
 
 /** One extension; `value` is an asn1-schema object, DER-encoded into extnValue. */
 export const extension = (extnID: string, value: unknown, critical = false): Extension =>

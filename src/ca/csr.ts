@@ -17,7 +17,7 @@ import type { Registry } from '../crypto/registry.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, serialize } from '../cms/der.ts';
 import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
-import { spkiAlgorithmOid } from '../cms/signed-data.ts';
+import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
 import { nameToString } from './certificate.ts';
 
 export const CsrFailure = Object.freeze({
@@ -171,7 +171,7 @@ export function verifyCsr(csr: CsrInfo, registry: Registry): void {
   let ok = false;
   try {
     // NOTE: algorithms whose OID does not fix the digest (digest null) are checked with SHA-256.
-    ok = alg.verify(new Uint8Array(csr.request.signature), csr.certificationRequestInfo, csr.spki, alg.digest ?? 'SHA-256');
+    ok = alg.verify(new Uint8Array(csr.request.signature), csr.certificationRequestInfo, csr.spki, alg.digest ?? 'SHA-256', parametersOf(csr.request.signatureAlgorithm));
   } catch {
     ok = false; // an unusable key (e.g. bad modulus) is no proof of possession
   }

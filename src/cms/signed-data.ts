@@ -114,7 +114,7 @@ export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki:
   if (spkiAlg !== signature.keyOid) throw new CmsError('badAlg', `${signature.name} cannot be made with a ${spkiAlg} key`);
   // RFC 5652 §5.4: the signature covers the DER of SignedAttrs with an EXPLICIT SET OF tag.
   const signedBytes = serialize(new Attributes(attrs));
-  if (!signature.verify(octets(signer.signature), signedBytes, spki, digest.name)) throw new CmsError('badSignature', 'signature does not verify');
+  if (!signature.verify(octets(signer.signature), signedBytes, spki, digest.name, parametersOf(signer.signatureAlgorithm))) throw new CmsError('badSignature', 'signature does not verify');
   return { digest, signature };
 }
 
@@ -146,8 +146,16 @@ export interface SignOptions {
   readonly certificates?: readonly Certificate[];
 }
 
-const algorithmId = (oid: string, parameters: 'null' | 'absent') =>
-  new AlgorithmIdentifier({ algorithm: oid, parameters: parameters === 'null' ? null : undefined });
+/** An AlgorithmIdentifier with NULL, absent, or the given DER parameters (the one place that decides). */
+export function algorithmId(oid: string, parameters: SignatureAlgorithm['parameters']): AlgorithmIdentifier {
+  if (parameters === 'null') return new AlgorithmIdentifier({ algorithm: oid, parameters: null });
+  if (parameters === 'absent') return new AlgorithmIdentifier({ algorithm: oid });
+  return new AlgorithmIdentifier({ algorithm: oid, parameters: parameters.slice().buffer });
+}
+
+/** The received AlgorithmIdentifier parameters as DER, or null when absent. */
+export const parametersOf = (id: AlgorithmIdentifier): Uint8Array | null =>
+  id.parameters === undefined || id.parameters === null ? null : new Uint8Array(id.parameters);
 
 /** Signs `content` (RFC 5652 §5.4-5.5) and returns the DER ContentInfo. */
 export async function signData(o: SignOptions): Promise<Uint8Array> {

@@ -45,7 +45,9 @@ interface AlgorithmBase {
   readonly implementation?: string;
 }
 
-export type DigestName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+export type ShaName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+/** SHAKE128/256 as CMS digests have fixed 32/64-byte outputs (RFC 8702 §3). */
+export type DigestName = ShaName | 'SHAKE128' | 'SHAKE256';
 
 export interface Digest extends AlgorithmBase {
   readonly kind: 'digest';
@@ -85,13 +87,17 @@ export interface SignatureAlgorithm extends AlgorithmBase {
    * `rsaEncryption` as SignerInfo.signatureAlgorithm takes SignerInfo.digestAlgorithm).
    */
   readonly digest: DigestName | null;
-  /** AlgorithmIdentifier.parameters: NULL (RFC 4055 §5 for RSA) or absent. */
-  readonly parameters: 'null' | 'absent';
+  /** AlgorithmIdentifier.parameters we emit: NULL (RFC 4055 §5 for RSA), absent, or this DER (RSASSA-PSS params). */
+  readonly parameters: 'null' | 'absent' | Uint8Array;
   /** The digest a CMS signer should use with it (RFC 9882 §3: SHA-512 for ML-DSA), if it prescribes one. */
   readonly cmsDigest?: DigestName;
   readonly quantumSafe: boolean;
   sign(data: Uint8Array, key: PrivateKeyHandle, digest: DigestName): Promise<Uint8Array>;
-  verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, digest: DigestName): boolean;
+  /**
+   * Never throws on malformed input. `parameters` is the DER of the received
+   * AlgorithmIdentifier.parameters (needed by RSASSA-PSS; ignored by the others).
+   */
+  verify(signature: Uint8Array, data: Uint8Array, spki: Uint8Array, digest: DigestName, parameters?: Uint8Array | null): boolean;
 }
 
 export interface KeyTransport extends AlgorithmBase {

@@ -9,10 +9,9 @@
 import type { Certificate } from '@peculiar/asn1-x509';
 import type { CaIdentity } from '../ca/issuer.ts';
 import type { CsrInfo } from '../ca/csr.ts';
-import { serialHex } from '../ca/certificate.ts';
+import { serialHex, verifyCertificateSignature } from '../ca/certificate.ts';
 import { serialize, equalBytes } from '../cms/der.ts';
 import type { Registry } from '../crypto/registry.ts';
-import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import type { Store } from '../store/store.ts';
 import type { ChallengeValidator } from './challenge.ts';
 
@@ -78,14 +77,7 @@ export function issuedByUs(cert: Certificate, env: Pick<AuthorizeEnv, 'registry'
   const issuerDer = serialize(tbs.issuer);
   const ca = env.cas.find((c) => equalBytes(serialize(c.certificate.tbsCertificate.subject), issuerDer));
   if (!ca) return undefined;
-  try {
-    const alg = env.registry.byOid('signature', cert.signatureAlgorithm.algorithm);
-    const caSpki = serialize(ca.certificate.tbsCertificate.subjectPublicKeyInfo);
-    if (!alg.verify(new Uint8Array(cert.signatureValue), serialize(tbs), caSpki, alg.digest ?? 'SHA-512')) return undefined;
-  } catch (err) {
-    if (err instanceof UnsupportedAlgorithmError) return undefined;
-    throw err;
-  }
+  if (!verifyCertificateSignature(cert, serialize(ca.certificate.tbsCertificate.subjectPublicKeyInfo), env.registry)) return undefined;
   const notBefore = tbs.validity.notBefore.getTime();
   const notAfter = tbs.validity.notAfter.getTime();
   if (now < notBefore || now > notAfter) return undefined;

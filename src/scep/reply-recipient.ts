@@ -8,25 +8,14 @@
  * @module
  */
 import type { Certificate } from '@peculiar/asn1-x509';
-import { serialize } from '../cms/der.ts';
+import { verifyCertificateSignature } from '../ca/certificate.ts';
 import { recipientKindFor } from '../cms/enveloped-data.ts';
 import { spkiOf } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
-import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import type { PqReplyEnvelope } from './env.ts';
 import { ScepError } from './errors.ts';
 
-/** True when `cert` carries a signature that verifies with the key of `signer`. */
-function signedBy(cert: Certificate, signer: Certificate, registry: Registry): boolean {
-  try {
-    const alg = registry.byOid('signature', cert.signatureAlgorithm.algorithm);
-    const tbs = new Uint8Array(cert.tbsCertificateRaw ?? serialize(cert.tbsCertificate));
-    return alg.verify(new Uint8Array(cert.signatureValue), tbs, spkiOf(signer), alg.digest ?? 'SHA-512');
-  } catch (err) {
-    if (err instanceof UnsupportedAlgorithmError) return false;
-    throw err;
-  }
-}
+const signedBy = (cert: Certificate, signer: Certificate, registry: Registry) => verifyCertificateSignature(cert, spkiOf(signer), registry);
 
 /**
  * The certificate to envelope the reply to. `quantumSafe` says the request was signed with a
