@@ -19,7 +19,7 @@ import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { nameToString } from '../ca/certificate.ts';
 
 export interface EnrollFlags {
-  url: string; challenge?: string; subject?: string; keyAlg: string; san?: string[]; out: string;
+  url: string; challenge?: string; subject?: string; keyAlg?: string; san?: string[]; out: string;
   saveMessages?: string; get?: boolean; timeout: string; cert?: string; key?: string; reuseKey?: boolean;
 }
 
@@ -48,7 +48,7 @@ function keyTypeOf(reg: ReturnType<typeof registry>, name: string) {
 export async function enrollCommand(flags: EnrollFlags): Promise<void> {
   if (!flags.subject) throw new Error('--subject is required, e.g. --subject "CN=device-1"');
   const reg = registry();
-  const key = await keyTypeOf(reg, flags.keyAlg).generate();
+  const key = await keyTypeOf(reg, flags.keyAlg ?? 'rsa-2048').generate();
   const result = await enroll({
     url: flags.url, registry: reg, key, subject: flags.subject, challenge: flags.challenge, sans: flags.san,
     method: flags.get ? 'GET' : undefined, timeoutMs: Number(flags.timeout) * 1000, save: saver(flags.saveMessages),
@@ -78,7 +78,9 @@ export async function renewCommand(flags: EnrollFlags): Promise<void> {
   if (!certDer) throw new Error(`${flags.cert} holds no PEM certificate`);
   const certificate = AsnConvert.parse(certDer, Certificate);
   const oldKey = loadKey(reg, flags.key);
-  const key = flags.reuseKey ? oldKey : await keyTypeOf(reg, flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg).generate();
+  // a renewal keeps the current key type unless --key-alg names another (never a silent switch to RSA)
+  const keyAlg = flags.keyAlg === undefined || flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg;
+  const key = flags.reuseKey ? oldKey : await keyTypeOf(reg, keyAlg).generate();
   const subject = flags.subject ?? nameToString(certificate.tbsCertificate.subject);
   const result = await enroll({
     url: flags.url, registry: reg, key, subject, challenge: flags.challenge, renew: { certificate, key: oldKey },

@@ -40,7 +40,7 @@ const clientOptions = (cmd: Command) => cmd
   .option('--challenge <secret>', 'challenge password')
   .option('--subject <dn>', 'subject, e.g. "CN=device-1,O=Acme"')
   .option('--san <name...>', 'subject alternative names: DNS:x IP:x email:x URI:x')
-  .option('--key-alg <alg>', 'key algorithm of the new key', 'rsa-2048')
+  .option('--key-alg <alg>', 'key algorithm of the new key (enroll: default rsa-2048; renew: default the current key\'s)')
   .requiredOption('--out <dir>', 'writes key.pem, cert.pem and ca.pem here')
   .option('--save-messages <dir>', 'write every request and reply as DER here')
   .option('--get', 'send PKIOperation with GET instead of POST')

@@ -7,6 +7,7 @@
 import { configFromEnv, parseConfig } from '../config.ts';
 import { pqBackend, pqBackendChoice } from '../crypto/backend.ts';
 import { startServer } from '../server.ts';
+import { sqliteDriverName } from '../store/sqlite-driver.ts';
 
 export interface ServeFlags {
   port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
@@ -34,6 +35,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
   out(`CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(' + ')}`);
   out(`post-quantum backend: ${(['ml-dsa', 'ml-kem', 'slh-dsa'] as const).map((f) => `${f} ${pqBackend(f)}`).join(', ')} (choice: ${pqBackendChoice()})`);
+  out(`store: SQLite (${sqliteDriverName()})`);
   let closing = false;
   const stop = async () => {
     if (closing) return;

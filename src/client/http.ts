@@ -25,7 +25,11 @@ const withOp = (url: string, operation: string, message?: string) => {
 async function call(url: URL, init?: RequestInit): Promise<{ type: string; body: Uint8Array }> {
   let res: Response;
   try {
-    res = await fetch(url, init);
+    // NOTE: one retry on a network error. A keep-alive connection that the server closed while
+    // we were busy (a noble SLH-DSA signature can outlast Node's 5 s keep-alive timeout) fails
+    // at once with "other side closed"; the retry opens a fresh one. Safe for PKIOperation too:
+    // an exact replay gets the same answer and never a second certificate (RFC 8894 §3.3.1).
+    res = await fetch(url, init).catch(() => fetch(url, init));
   } catch (err) {
     throw new ScepHttpError(0, `cannot reach ${url.origin}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`);
   }

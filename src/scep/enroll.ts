@@ -91,6 +91,8 @@ export async function handleCertPoll(v: Verified, env: ScepEnv): Promise<Outcome
 }
 
 async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string): Promise<Outcome> {
+  // Whom the reply goes to is settled before the CA signs anything (a refusal signs nothing).
+  const recipient = recipientOf(v, env);
   // 127-bit random serials (RFC 5280 §4.1.2.2); the store's UNIQUE constraint is the last word.
   let serial = randomSerial();
   while (env.store.certificate(serialHex(serial))) serial = randomSerial();
@@ -110,7 +112,7 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string
   };
   env.log.info({ transactionId: v.request.transactionId, serial: record.serial, subject: record.subject }, 'certificate issued');
   return {
-    body: success(v, der, csr, env),
+    body: successWith(v, certsOnly([certificate]), csr, env, recipient),
     record: true,
     commit: (transaction) => env.store.recordIssuance(record, { ...transaction, certSerial: record.serial }, pendingId),
   };
@@ -121,12 +123,15 @@ export function success(v: Verified, certDer: Uint8Array, csr: CsrInfo | undefin
   return successWith(v, certsOnly([parse(certDer, CertificateClass, 'Certificate')]), csr, env);
 }
 
+const recipientOf = (v: Verified, env: ScepEnv) =>
+  replyRecipient(v.request.signerCert, v.request.signedData.certificates, v.signature.quantumSafe, env.pqReplyEnvelope, env.registry);
+
 /** SUCCESS body carrying `content` (a degenerate SignedData) enveloped to the requester (RFC 8894 §3.3.2). */
-export function successWith(v: Verified, content: Uint8Array, csr: CsrInfo | undefined, env: ScepEnv): Outcome['body'] {
+export function successWith(v: Verified, content: Uint8Array, csr: CsrInfo | undefined, env: ScepEnv, recipient = recipientOf(v, env)): Outcome['body'] {
   return {
     status: 'SUCCESS',
     content,
-    recipient: replyRecipient(v.request.signerCert, v.request.signedData.certificates, v.signature.quantumSafe, env.pqReplyEnvelope, env.registry),
+    recipient,
     cipher: replyCipher(v, csr, env),
     keyTransport: v.envelope.keyTransport, // a key-transport reply uses the sender's choice (e.g. OAEP) when it fits
   };

@@ -28,6 +28,7 @@ export function replyRecipient(signer: Certificate, certificates: readonly Certi
   if (kem) return kem;
   if (quantumSafe && policy === 'require-kem') throw new ScepError('badRequest', 'a post-quantum request must carry an ML-KEM certificate for the reply (docs/pqc-scep.md §5)');
   const classical = [signer, ...bound].find((c) => recipientKindFor(spkiOf(c), registry) !== undefined);
-  if (!classical) throw new ScepError('badAlg', 'no certificate in the request can receive the reply envelope');
+  // A post-quantum client that brought nothing to receive at made a bad request; a classical key we cannot encrypt to is an algorithm problem.
+  if (!classical) throw new ScepError(quantumSafe ? 'badRequest' : 'badAlg', 'no certificate in the request can receive the reply envelope');
   return classical;
 }

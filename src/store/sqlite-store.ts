@@ -1,5 +1,6 @@
 /**
- * SQLite implementation of {@link Store} (better-sqlite3, synchronous).
+ * SQLite implementation of {@link Store} (synchronous; better-sqlite3 or node:sqlite through
+ * `sqlite-driver.ts`, whichever this Node can load).
  *
  * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
  * (or `':memory:'`). The schema version lives in `PRAGMA user_version` so later releases can
@@ -27,7 +28,7 @@
  * any async API (calls block; they are short and local).
  * @module
  */
-import Database from 'better-sqlite3';
+import { openSqlite, UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
 import { SerialCollisionError } from './store.ts';
 import type { CertificateRecord, CertificateStatus, PendingRequest, PendingStatus, RevokedEntry,
   Store, TransactionRecord } from './store.ts';
@@ -83,9 +84,7 @@ CREATE TABLE IF NOT EXISTS crl_numbers (
 );
 `;
 
-type Row = Record<string, unknown>;
-
-/** better-sqlite3 returns Buffer; hand out plain Uint8Array views of the same memory. */
+/** better-sqlite3 returns Buffer, node:sqlite Uint8Array; hand out plain Uint8Array views. */
 const bytes = (b: unknown): Uint8Array =>
   new Uint8Array((b as Buffer).buffer, (b as Buffer).byteOffset, (b as Buffer).byteLength);
 const date = (ms: unknown): Date => new Date(ms as number);
@@ -135,25 +134,25 @@ function toPending(r: Row): PendingRequest {
   };
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDatabase): void {
   db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
+    const version = db.getPragma('user_version') as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(`store schema version ${version} is newer than supported (${SCHEMA_VERSION})`);
     }
     if (version < 1) db.exec(SCHEMA_V1);
     // Future: if (version < 2) db.exec(SCHEMA_V2_DELTA); ...
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+    db.setPragma('user_version', SCHEMA_VERSION);
+  })();
 }
 
 /** Opens (creating if needed) the SQLite store at `path`; `':memory:'` gives a private store. */
 export function openSqliteStore(path: string): Store {
-  const db = new Database(path);
+  const db = openSqlite(path);
   try {
-    db.pragma('busy_timeout = 5000'); // the CLI may hold the write lock briefly
-    db.pragma('journal_mode = WAL'); // ':memory:' stays 'memory', which is fine
-    db.pragma('synchronous = FULL');
+    db.setPragma('busy_timeout', 5000); // the CLI may hold the write lock briefly
+    db.setPragma('journal_mode', 'WAL'); // ':memory:' stays 'memory', which is fine
+    db.setPragma('synchronous', 'FULL');
     migrate(db);
   } catch (err) {
     db.close();
@@ -212,9 +211,8 @@ export function openSqliteStore(path: string): Store {
         revocationReason: c.revocationReason ?? null,
       });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new SerialCollisionError(`certificate serial ${c.serial} already issued`);
+      if (err instanceof UniqueConstraintError) {
+        throw new SerialCollisionError(`certificate serial ${c.serial} already issued`, { cause: err });
       }
       throw err;
     }
@@ -237,7 +235,7 @@ export function openSqliteStore(path: string): Store {
     row === undefined ? undefined : map(row as Row);
 
   return {
-    recordIssuance: (cert, transaction, pendingId) => issue.immediate(cert, transaction, pendingId),
+    recordIssuance: (cert, transaction, pendingId) => issue(cert, transaction, pendingId),
     recordTransaction: (t) => void q.insertTx.run(txParams(t)),
     transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
     latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
@@ -252,7 +250,7 @@ export function openSqliteStore(path: string): Store {
         revokedAt: date(r.revoked_at),
         ...(r.revocation_reason != null && { reason: r.revocation_reason as string }),
       })),
-    addPending: (r) => addPending.immediate(r),
+    addPending: (r) => addPending(r),
     pendingByTransaction: (id) => one(q.pendingByTx.get(id), toPending),
     pending: (id) => one(q.pending.get(id), toPending),
     listPending: (status) => all(q.listPending.all({ status: status ?? null }), toPending),

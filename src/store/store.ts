@@ -10,7 +10,7 @@
 export type CertificateStatus = 'valid' | 'revoked';
 
 export interface CertificateRecord {
-  /** Serial as lowercase hex of the positive INTEGER value, no leading zeros. */
+  /** Serial as lowercase hex of the INTEGER content octets, leading zero bytes stripped (as serialHex). */
   readonly serial: string;
   /** Subject DN as an RFC 4514 string. */
   readonly subject: string;
