@@ -11,11 +11,10 @@
 import { shake256 } from '@noble/hashes/sha3.js';
 import { genCrystals, XOF128 } from '@noble/post-quantum/_crystals.js';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
-import { generateKeyPair, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { pqBackend } from '../src/crypto/backend.ts';
-import { nativeFromPkcs8, nativeHandle, publicKeyFromSpki } from '../src/crypto/keys.ts';
-import { decodeOneAsymmetricKey, decodeSeedKey, encodeOneAsymmetricKey, encodeSeedKey, encodeSpki, rawPublicKey, type SeedKey } from '../src/crypto/pq-keys.ts';
+import { nativeFromPkcs8, nativeHandle } from '../src/crypto/keys.ts';
+import { decodeOneAsymmetricKey, decodeSeedKey, encodeOneAsymmetricKey, encodeSeedKey, encodeSpki, rawPublicKey, pqSignatureOps, type SeedKey } from '../src/crypto/pq-keys.ts';
 import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 
@@ -31,7 +30,6 @@ const PARAMS = Object.freeze({
 type Name = keyof typeof PARAMS;
 type Params = (typeof PARAMS)[Name];
 
-const signAsync = promisify(sign);
 const generateNative = (type: string) =>
   new Promise<KeyObject>((resolve, reject) => generateKeyPair(type as 'ed25519', {}, (err, _pub, priv) => (err ? reject(err) : resolve(priv))));
 const equal = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
@@ -157,21 +155,7 @@ const mlDsa = (name: Name) => {
     parameters: 'absent',
     cmsDigest: 'SHA-512', // RFC 9882 §3.3: SHA-512 MUST be supported, and suits every level
     quantumSafe: true,
-    async sign(data: Uint8Array, k: PrivateKeyHandle): Promise<Uint8Array> {
-      if (k.keyType !== keyName) throw new TypeError(`${name} cannot sign with a ${k.keyType} key`);
-      if (k.native) return new Uint8Array(await signAsync(null, data, k.native));
-      if (k.raw) return p.impl.sign(data, k.raw);
-      throw new TypeError(`${name} key handle holds no key material`);
-    },
-    verify(sig: Uint8Array, data: Uint8Array, spki: Uint8Array): boolean {
-      const publicKey = rawPublicKey(spki, p.oid, p.pk);
-      if (!publicKey || sig.length !== p.sig) return false;
-      try {
-        return native() ? verify(null, data, publicKeyFromSpki(spki), sig) : p.impl.verify(sig, data, publicKey);
-      } catch {
-        return false;
-      }
-    },
+    ...pqSignatureOps({ name, keyName, oid: p.oid, publicKeyLength: p.pk, signatureLength: p.sig, impl: p.impl, native }),
   });
   return { key, signature };
 };

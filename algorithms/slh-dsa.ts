@@ -15,11 +15,10 @@ import {
   slh_dsa_sha2_128f, slh_dsa_sha2_128s, slh_dsa_sha2_192f, slh_dsa_sha2_192s, slh_dsa_sha2_256f, slh_dsa_sha2_256s,
   slh_dsa_shake_128f, slh_dsa_shake_128s, slh_dsa_shake_192f, slh_dsa_shake_192s, slh_dsa_shake_256f, slh_dsa_shake_256s,
 } from '@noble/post-quantum/slh-dsa.js';
-import { generateKeyPair, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { pqBackend } from '../src/crypto/backend.ts';
-import { nativeFromPkcs8, nativeHandle, publicKeyFromSpki } from '../src/crypto/keys.ts';
-import { decodeOneAsymmetricKey, encodeOneAsymmetricKey, encodeSpki, rawPublicKey } from '../src/crypto/pq-keys.ts';
+import { nativeFromPkcs8, nativeHandle } from '../src/crypto/keys.ts';
+import { decodeOneAsymmetricKey, encodeOneAsymmetricKey, encodeSpki, rawPublicKey, pqSignatureOps } from '../src/crypto/pq-keys.ts';
 import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { DigestName, KeyType, PrivateKeyHandle, SignatureAlgorithm } from '../src/crypto/types.ts';
 
@@ -43,7 +42,6 @@ const PARAMS = Object.freeze({
 } as const satisfies Record<string, { arc: number; n: number; sig: number; cms: DigestName; impl: unknown }>);
 type Name = keyof typeof PARAMS;
 
-const signAsync = promisify(sign);
 const generateNative = (type: string) =>
   new Promise<KeyObject>((resolve, reject) => generateKeyPair(type as 'ed25519', {}, (err, _pub, priv) => (err ? reject(err) : resolve(priv))));
 const native = () => pqBackend('slh-dsa') === 'native';
@@ -105,21 +103,7 @@ const slhDsa = (name: Name) => {
     parameters: 'absent',
     cmsDigest: p.cms,
     quantumSafe: true,
-    async sign(data: Uint8Array, k: PrivateKeyHandle): Promise<Uint8Array> {
-      if (k.keyType !== keyName) throw new TypeError(`${name} cannot sign with a ${k.keyType} key`);
-      if (k.native) return new Uint8Array(await signAsync(null, data, k.native));
-      if (k.raw) return p.impl.sign(data, k.raw);
-      throw new TypeError(`${name} key handle holds no key material`);
-    },
-    verify(sig: Uint8Array, data: Uint8Array, spki: Uint8Array): boolean {
-      const publicKey = rawPublicKey(spki, oid, 2 * p.n);
-      if (!publicKey || sig.length !== p.sig) return false;
-      try {
-        return native() ? verify(null, data, publicKeyFromSpki(spki), sig) : p.impl.verify(sig, data, publicKey);
-      } catch {
-        return false;
-      }
-    },
+    ...pqSignatureOps({ name, keyName, oid, publicKeyLength: 2 * p.n, signatureLength: p.sig, impl: p.impl, native }),
   });
   return { key, signature };
 };

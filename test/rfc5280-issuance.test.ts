@@ -47,7 +47,6 @@ function opensslCsr(name: string, newkey: string[]): CsrInfo {
 }
 
 const policy: IssuancePolicy = { validityDays: 30, extendedKeyUsage: DEFAULT_EXTENDED_KEY_USAGE, crlDistributionPoint: 'http://pki.example/ca.crl' };
-const hexColon = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase().match(/../g)!.join(':');
 
 describe('RFC 5280 issuance checked by the OpenSSL CLI', () => {
   let files: CaFiles & { created: boolean };

@@ -40,7 +40,7 @@ import { decryptKari, eccCmsSharedInfo, encryptKari, kariNames } from '../src/cm
 import { id_data, id_envelopedData } from '../src/cms/oids.ts';
 import { parseContentInfo, wrap } from '../src/cms/signed-data.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
-import type { Algorithm, ContentCipher, DigestName, ShaName, PrivateKeyHandle } from '../src/crypto/types.ts';
+import type { Algorithm, ContentCipher, ShaName, PrivateKeyHandle } from '../src/crypto/types.ts';
 import { CipherError } from '../src/crypto/types.ts';
 
 const OURS: readonly Algorithm[] = [

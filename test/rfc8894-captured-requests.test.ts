@@ -22,7 +22,7 @@ import { equalBytes, parse, serialize } from '../src/cms/der.ts';
 import { openEnvelope } from '../src/cms/enveloped-data.ts';
 import { id_envelopedData } from '../src/cms/oids.ts';
 import { findSignerCertificate, parseContentInfo, parseSignedData, spkiOf, verifySignerInfo } from '../src/cms/signed-data.ts';
-import { createRegistry, type Registry } from '../src/crypto/registry.ts';
+import { createRegistry } from '../src/crypto/registry.ts';
 import type { PrivateKeyHandle } from '../src/crypto/types.ts';
 import { staticChallenge } from '../src/policy/challenge.ts';
 import { readOctets, readString } from '../src/scep/attributes.ts';

@@ -13,6 +13,10 @@
  */
 import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Attribute, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { sign as signWithNode, verify as verifyWithNode } from 'node:crypto';
+import { promisify } from 'node:util';
+import { publicKeyFromSpki } from './keys.ts';
+import type { PrivateKeyHandle, SignatureAlgorithm } from './types.ts';
 
 /**
  * ```asn
@@ -138,4 +142,39 @@ export function encodeSeedKey(key: SeedKey): Uint8Array {
   else if (key.expandedKey) choice.expandedKey = new OctetString(key.expandedKey.slice().buffer);
   else throw new TypeError('neither seed nor expandedKey');
   return new Uint8Array(AsnConvert.serialize(choice));
+}
+
+/** What a pure post-quantum signature scheme's noble implementation offers. */
+interface RawSigner {
+  sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+const signNative = promisify(signWithNode);
+
+/**
+ * sign/verify shared by the pure post-quantum signature families (ML-DSA, SLH-DSA): empty
+ * context, the handle's own backend for signing, the current backend for verifying, and a
+ * verify that never throws (wrong lengths, another algorithm's SPKI: false).
+ */
+export function pqSignatureOps(o: {
+  name: string; keyName: string; oid: string; publicKeyLength: number; signatureLength: number; impl: RawSigner; native: () => boolean;
+}): Pick<SignatureAlgorithm, 'sign' | 'verify'> {
+  return {
+    async sign(data: Uint8Array, k: PrivateKeyHandle): Promise<Uint8Array> {
+      if (k.keyType !== o.keyName) throw new TypeError(`${o.name} cannot sign with a ${k.keyType} key`);
+      if (k.native) return new Uint8Array(await signNative(null, data, k.native));
+      if (k.raw) return o.impl.sign(data, k.raw);
+      throw new TypeError(`${o.name} key handle holds no key material`);
+    },
+    verify(sig: Uint8Array, data: Uint8Array, spki: Uint8Array): boolean {
+      const publicKey = rawPublicKey(spki, o.oid, o.publicKeyLength);
+      if (!publicKey || sig.length !== o.signatureLength) return false;
+      try {
+        return o.native() ? verifyWithNode(null, data, publicKeyFromSpki(spki), sig) : o.impl.verify(sig, data, publicKey);
+      } catch {
+        return false;
+      }
+    },
+  };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { AsnProp } from '@peculiar/asn1-schema';
-import { Certificate as CertificateClass, Name, type Certificate } from '@peculiar/asn1-x509';
+import { Certificate as CertificateClass, Name } from '@peculiar/asn1-x509';
 import { randomUUID } from 'node:crypto';
 import { nameToString, randomSerial, serialHex } from '../ca/certificate.ts';
 import { CsrError, parseCsr, verifyCsr, type CsrInfo } from '../ca/csr.ts';
