@@ -20,10 +20,14 @@ export const ConfigSchema = z.object({
   extendedKeyUsage: z.array(z.string().regex(/^\d+(\.\d+)+$/, 'must be a dotted OID')).default(['1.3.6.1.5.5.7.3.2']),
   approval: z.enum(['auto', 'manual']).default('auto'),
   crlValidityHours: z.coerce.number().int().min(1).max(24 * 365).default(24),
-  /** Key type of a new CA (`--ca-alg`), e.g. rsa-2048, ecdsa-p256, ml-dsa-65. */
-  caKeyType: z.string().min(1).default('rsa-2048'),
-  /** Key types of the RA certificates (`--ra-alg`, repeatable), e.g. ml-kem-768 beside rsa-2048. */
-  raKeyTypes: z.array(z.string().min(1)).min(1).default(['rsa-2048']),
+  /** Key type of the CA (`--ca-alg`), e.g. rsa-2048, ecdsa-p256, ml-dsa-65; overrides the profile's. */
+  caKeyType: z.string().min(1).optional(),
+  /** Key types of the RA certificates (`--ra-alg`, repeatable); overrides the profile's. */
+  raKeyTypes: z.array(z.string().min(1)).min(1).optional(),
+  /** Profile of the default fleet (`--profile`); without one, every registered algorithm is allowed. */
+  profile: z.string().min(1).optional(),
+  /** Where profiles are read from (`--profiles`); default the package's profiles/ folder. */
+  profilesDir: z.string().min(1).optional(),
   /** Post-quantum implementation: native node:crypto where the runtime has it, or noble. */
   pqBackend: z.enum(['auto', 'native', 'noble']).default('auto'),
   /** How replies reach post-quantum clients (docs/pqc-scep.md §5). */

@@ -12,7 +12,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createApp } from './app.ts';
-import { loadOrCreateCa } from './ca/bootstrap.ts';
+import { toPem } from './ca/pem.ts';
+import { flagsProfile } from './fleet/fleet-env.ts';
+import { FleetManager } from './fleet/fleet-manager.ts';
+import { setProfile } from './fleet/fleet-ops.ts';
+import { loadProfiles, ProfileError, type Profile } from './policy/profile.ts';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, type ServerConfig } from './config.ts';
 import { setPqBackend } from './crypto/backend.ts';
 import type { Registry } from './crypto/registry.ts';
@@ -25,7 +30,9 @@ import { openSqliteStore } from './store/sqlite-store.ts';
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The default fleet's current environment. */
   readonly env: ScepEnv;
+  readonly fleets: FleetManager;
   readonly challenge: string;
   /** True when this start created the CA (first start on an empty data folder). */
   readonly created: boolean;
@@ -47,37 +54,81 @@ function checkKeyTypes(config: ServerConfig, registry: Registry): void {
   const keyTypes = registry.list('key');
   const names = (ok: (k: KeyType) => boolean) => keyTypes.filter(ok).map((k) => k.name).join(', ');
   const ca = keyTypes.find((k) => k.name === config.caKeyType);
-  if (!ca?.usages.includes('sign')) throw new ConfigError(`invalid setting caKeyType (--ca-alg): ${config.caKeyType} is not one of ${names((k) => k.usages.includes('sign'))}`);
-  for (const name of config.raKeyTypes) {
+  if (config.caKeyType && !ca?.usages.includes('sign')) throw new ConfigError(`invalid setting caKeyType (--ca-alg): ${config.caKeyType} is not one of ${names((k) => k.usages.includes('sign'))}`);
+  for (const name of config.raKeyTypes ?? []) {
     if (!keyTypes.some((k) => k.name === name)) throw new ConfigError(`invalid setting raKeyTypes (--ra-alg): ${name} is not one of ${names(() => true)}`);
   }
+}
+
+/**
+ * Keeps `data/ca.pem` equal to the default fleet's current CA certificate, for operators and
+ * clients that pin it (`openssl verify -CAfile data/ca.pem`); keys stay in `data/ca/<key type>/`.
+ */
+function publishCaCertificate(dataDir: string, env: ScepEnv | undefined): void {
+  if (!env) return;
+  const file = join(dataDir, 'ca.pem');
+  const pem = toPem('CERTIFICATE', env.ca.der);
+  if (existsSync(file) && readFileSync(file, 'utf8') === pem) return;
+  writeFileSync(`${file}.tmp`, pem);
+  renameSync(`${file}.tmp`, file);
+}
+
+export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../profiles', import.meta.url));
+
+/**
+ * The profiles this server knows, and the default fleet's: `--profile NAME` (with `--ca-alg` /
+ * `--ra-alg` overriding its CA and RA), else the `flags` profile.
+ */
+function resolveProfiles(config: ServerConfig): { profiles: Map<string, Profile>; defaultProfile: Profile; explicit: boolean } {
+  const registry = createRegistry(ALGORITHMS, { allowLegacy: true });
+  const dir = config.profilesDir ?? DEFAULT_PROFILES_DIR;
+  let profiles: Map<string, Profile>;
+  try {
+    profiles = existsSync(dir) ? loadProfiles(dir, registry) : new Map();
+  } catch (err) {
+    if (err instanceof ProfileError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const flags = flagsProfile(config);
+  profiles.set(flags.name, flags);
+  if (!config.profile) return { profiles, defaultProfile: flags, explicit: false };
+  const base = profiles.get(config.profile);
+  if (!base) throw new ConfigError(`invalid setting profile (--profile): no profile named ${config.profile} in ${dir}; profiles: ${[...profiles.keys()].join(', ')}`);
+  if (!config.caKeyType && !config.raKeyTypes) return { profiles, defaultProfile: base, explicit: true };
+  const overridden: Profile = Object.freeze({
+    ...base, name: `${base.name}+flags`, source: `${base.source} with --ca-alg/--ra-alg`,
+    ca: { ...base.ca, algorithm: config.caKeyType ?? base.ca.algorithm }, ra: config.raKeyTypes ?? base.ra,
+  });
+  profiles.set(overridden.name, overridden);
+  return { profiles, defaultProfile: overridden, explicit: true };
 }
 
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   setPqBackend(config.pqBackend);
-  const registry = createRegistry(ALGORITHMS, { allowLegacy: config.allowLegacy });
-  checkKeyTypes(config, registry);
-  const { ca, ras, created } = await loadOrCreateCa(config.dataDir, registry, { caKeyType: config.caKeyType, raKeyTypes: config.raKeyTypes });
-  const nextDir = join(config.dataDir, 'next');
-  const nextCa = existsSync(join(nextDir, 'ca.pem')) ? await loadOrCreateCa(nextDir, registry, { raKeyTypes: config.raKeyTypes }) : undefined;
+  checkKeyTypes(config, createRegistry(ALGORITHMS, { allowLegacy: true }));
+  const { profiles, defaultProfile, explicit } = resolveProfiles(config);
+  const created = !existsSync(join(config.dataDir, 'ca'));
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateChallenge(config.dataDir);
-  const env: ScepEnv = Object.freeze({
-    registry,
-    ca,
-    ras,
-    nextCa: nextCa ? { ca: nextCa.ca, ras: nextCa.ras } : undefined,
-    previousCas: [],
-    store,
-    challenge: staticChallenge(challenge),
-    issuance: { validityDays: config.validityDays, extendedKeyUsage: config.extendedKeyUsage },
-    approval: config.approval,
-    pqReplyEnvelope: config.pqReplyEnvelope,
-    crlValidityHours: config.crlValidityHours,
-    log,
-  });
-  const app = createApp((fleet) => (fleet === 'default' ? env : undefined), { maxMessageBytes: config.maxMessageBytes }, log);
+  const fleets = new FleetManager(
+    { dataDir: config.dataDir, store, log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
+    profiles,
+    (envs) => publishCaCertificate(config.dataDir, envs.get('default')),
+  );
+  const stored = store.fleet('default');
+  // The default fleet (/scep) always has a record, so the CLI and admin API see what it runs.
+  // `serve --profile P` is an explicit switch of it; without --profile the stored choice stands.
+  if (!stored) store.saveFleet({ name: 'default', profile: defaultProfile.name, updatedAt: new Date() }, { actor: 'serve', action: 'fleet.create', subject: 'default', details: { profile: defaultProfile.name } });
+  else if (explicit && stored.profile !== defaultProfile.name) setProfile({ store, profiles }, 'default', defaultProfile.name, {}, 'serve --profile');
+  try {
+    await fleets.refresh();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  fleets.start();
+  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes }, log);
   const server: Server = createServer({ maxHeaderSize: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024 }, app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
@@ -91,11 +142,18 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   return {
     url: `http://${host}:${port}/scep`,
     port,
-    env,
+    get env() {
+      return fleets.env('default')!;
+    },
+    fleets,
     challenge,
     created,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await fleets.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
       server.closeAllConnections();
       store.close();
     },

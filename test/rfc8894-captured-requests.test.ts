@@ -29,6 +29,7 @@ import { readOctets, readString } from '../src/scep/attributes.ts';
 import type { ScepEnv } from '../src/scep/env.ts';
 import { FailInfo, MessageType, PkiStatus, ScepOid, type FailInfoName } from '../src/scep/message.ts';
 import { pkiOperation } from '../src/scep/pki-operation.ts';
+import { permissivePolicy } from '../src/scep/env.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import { silentLog } from './helpers/server.ts';
 
@@ -75,6 +76,9 @@ function scepEnv(o: EnvOptions = {}): ScepEnv {
     issuance: { validityDays: 30, extendedKeyUsage: DEFAULT_EXTENDED_KEY_USAGE },
     approval: 'auto',
     pqReplyEnvelope: 'require-kem',
+    policy: permissivePolicy(o.legacy === false ? strictRegistry : legacyRegistry),
+    profile: 'test',
+    fleet: 'default',
     crlValidityHours: 24,
     log: silentLog,
   } satisfies ScepEnv);

@@ -5,15 +5,12 @@
  * Leaves out: PKIOperation (rfc8894-pki-operation.test.ts) and malformed transport
  * (rfc8894-bad-input.test.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHMS } from '../algorithms/index.ts';
-import { loadOrCreateCa } from '../src/ca/bootstrap.ts';
 import { equalBytes, serialize } from '../src/cms/der.ts';
 import { parseSignedData, spkiOf, verifySignerInfo } from '../src/cms/signed-data.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
+import { setProfile } from '../src/fleet/fleet-ops.ts';
 import { testServer, type TestServer } from './helpers/server.ts';
 
 interface Answer {
@@ -122,20 +119,16 @@ describe('RFC 8894 §4.7 GetNextCACert', () => {
     }
   });
 
-  describe('with a next CA staged in <dataDir>/next', () => {
-    let dataDir: string;
+  describe('with a next CA announced by a scheduled fleet switch (profile modern-ecc, 1 h overlap)', () => {
     let server: TestServer;
     let nextCaDer: Uint8Array;
     beforeAll(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), 'pqscep-nextca-'));
-      const next = await loadOrCreateCa(join(dataDir, 'next'), createRegistry(ALGORITHMS));
-      nextCaDer = next.ca.der;
-      server = await testServer({ dataDir });
+      server = await testServer();
+      setProfile({ store: server.env.store, profiles: server.fleets.profiles }, 'default', 'modern-ecc', { overlapMs: 3_600_000 }, 'test');
+      await server.fleets.refresh();
+      nextCaDer = server.env.nextCa!.ca.der;
     });
-    afterAll(async () => {
-      await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    afterAll(() => server.stop());
 
     it('returns application/x-x509-next-ca-cert signed by the current CA, holding the next CA', async () => {
       const a = await get(`${server.url}?operation=GetNextCACert`);

@@ -242,7 +242,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 1', () => {
+  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 2', () => {
     const dir = tempDir();
     const file = path.join(dir, 'store.db');
     openSqliteStore(file).close();
@@ -250,7 +250,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     s.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

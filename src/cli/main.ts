@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { capsCommand, enrollCommand, renewCommand, type EnrollFlags } from './enroll.ts';
 import { serve } from './serve.ts';
 import { algorithmsCommand } from './algorithms.ts';
+import { profileList, profileShow, profileValidate } from './profile.ts';
 
 const program = new Command('pqscep').description('SCEP server (RFC 8894), ready for post-quantum cryptography').showHelpAfterError(false);
 
@@ -29,6 +30,8 @@ program.command('serve').description('run the SCEP server')
   .option('--max-message-bytes <n>', 'largest PKIOperation message (default 1048576)')
   .option('--validity-days <n>', 'validity of issued certificates (default 365)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or silent (default info)')
+  .option('--profile <name>', 'profile of the default fleet (/scep), from profiles/; see pqscep profile list')
+  .option('--profiles <dir>', 'folder of profile files (default: the profiles/ folder of this package)')
   .option('--ca-alg <alg>', 'key type of a new CA, e.g. rsa-2048, ecdsa-p256, ml-dsa-65 (default rsa-2048)')
   .option('--ra-alg <alg...>', 'RA certificate key types, repeatable, e.g. --ra-alg ml-kem-768 --ra-alg rsa-2048 (default rsa-2048)')
   .addOption(new Option('--pq-backend <backend>', 'post-quantum implementation (default auto: native where this Node has it)').choices(['auto', 'native', 'noble']))
@@ -58,6 +61,11 @@ clientOptions(program.command('renew').description('renew a certificate (Renewal
 program.command('algorithms').description('print the algorithm table generated from the registry')
   .option('--update-readme', 'rewrite the table in README.md')
   .action(run(algorithmsCommand));
+
+const profile = program.command('profile').description('policy profiles (profiles/*.json)');
+profile.command('list').description('list the profiles').option('--profiles <dir>', 'profile folder').action(run(profileList));
+profile.command('show <name>').description('print a profile as loaded').option('--profiles <dir>', 'profile folder').action(run(profileShow));
+profile.command('validate <file>').description('check a profile file; exit 1 with the problems').action(run(profileValidate));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

@@ -12,7 +12,7 @@ import { sqliteDriverName } from '../store/sqlite-driver.ts';
 export interface ServeFlags {
   port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
   approval?: string; maxMessageBytes?: string; validityDays?: string; logLevel?: string;
-  caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string;
+  caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
@@ -24,6 +24,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
       allowLegacy: flags.allowLegacy || undefined, approval: flags.approval, maxMessageBytes: flags.maxMessageBytes,
       validityDays: flags.validityDays, logLevel: flags.logLevel,
     caKeyType: flags.caAlg, raKeyTypes: flags.raAlg, pqBackend: flags.pqBackend, pqReplyEnvelope: flags.pqReplyEnvelope,
+    profile: flags.profile, profilesDir: flags.profiles,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
@@ -33,7 +34,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   out(`challenge password: ${server.challenge}`);
   out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
-  out(`CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(' + ')}`);
+  out(`profile ${server.env.profile}: CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(" + ")}`);
   out(`post-quantum backend: ${(['ml-dsa', 'ml-kem', 'slh-dsa'] as const).map((f) => `${f} ${pqBackend(f)}`).join(', ')} (choice: ${pqBackendChoice()})`);
   out(`store: SQLite (${sqliteDriverName()})`);
   let closing = false;

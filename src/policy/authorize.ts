@@ -26,6 +26,8 @@ export interface AuthorizeInput {
 
 export interface AuthorizeEnv {
   readonly registry: Registry;
+  /** Key types a CSR may carry (the profile's clientKeys). */
+  readonly clientKeys: ReadonlySet<string>;
   readonly cas: readonly CaIdentity[];
   readonly store: Store;
   readonly challenge: ChallengeValidator;
@@ -34,7 +36,7 @@ export interface AuthorizeEnv {
 /** Resolves to the renewed certificate's serial (renewals), null (challenge), or a Denial. */
 export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<{ renewalOf: string | null } | Denial> {
   const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(input.csr.spki));
-  if (!keyType) return { failInfo: 'badAlg', reason: 'CSR key is not of an allowed key type' };
+  if (!keyType || !env.clientKeys.has(keyType.name)) return { failInfo: 'badAlg', reason: `CSR key ${keyType?.name ?? 'of unknown type'} is not allowed` };
   const names = nameProblem(input.csr);
   if (names) return { failInfo: 'badRequest', reason: names };
 

@@ -9,12 +9,14 @@
  */
 import { spkiAlgorithmOid } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
+import type { AlgorithmPolicy } from './env.ts';
 
-export function capabilities(registry: Registry, features: { nextCaCert: boolean; raKeys: readonly Uint8Array[] }): string[] {
+export function capabilities(registry: Registry, policy: AlgorithmPolicy, features: { nextCaCert: boolean; raKeys: readonly Uint8Array[] }): string[] {
   const keywords = new Set<string>(['POSTPKIOperation', 'Renewal']);
   if (features.nextCaCert) keywords.add('GetNextCACert');
+  const allowed = { digest: policy.digests, cipher: policy.ciphers, signature: policy.signatures } as const;
   for (const kind of ['digest', 'cipher', 'signature'] as const) {
-    for (const alg of registry.list(kind)) if (alg.capability) keywords.add(alg.capability);
+    for (const alg of registry.list(kind)) if (alg.capability && allowed[kind].has(alg.name)) keywords.add(alg.capability);
   }
   const raKeyOids = new Set(features.raKeys.map(spkiAlgorithmOid));
   for (const kem of registry.list('kem')) if (kem.capability && raKeyOids.has(kem.keyOid)) keywords.add(kem.capability);

@@ -31,6 +31,8 @@ function checkedCsr(der: Uint8Array, env: ScepEnv): CsrInfo {
     // the self-signature check, which cannot succeed with such a key (it would read badMessageCheck).
     if (!env.registry.list('key').some((k) => k.matches(csr.spki))) throw new ScepError('badAlg', 'CSR key is not of an enabled key type');
     verifyCsr(csr, env.registry); // RFC 2986 §3: the self-signature is the proof of possession
+    const csrSignature = env.registry.byOid('signature', csr.request.signatureAlgorithm.algorithm).name;
+    if (!env.policy.signatures.has(csrSignature)) throw new ScepError('badAlg', `CSR signature ${csrSignature} is not allowed by profile ${env.profile}`);
     return csr;
   } catch (err) {
     if (err instanceof CsrError) throw new ScepError(CSR_FAIL[err.failure], `CSR: ${err.message}`, { cause: err });
@@ -43,7 +45,7 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
   const csr = checkedCsr(v.envelope.content, env);
   const decision = await authorize(
     { messageType: request.messageType as 'PKCSReq' | 'RenewalReq', transactionId: request.transactionId, csr, signerCert: request.signerCert },
-    { registry: env.registry, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
+    { registry: env.registry, clientKeys: env.policy.clientKeys, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
   );
   if ('failInfo' in decision) throw new ScepError(decision.failInfo, decision.reason);
 
@@ -137,7 +139,11 @@ export function successWith(v: Verified, content: Uint8Array, csr: CsrInfo | und
   };
 }
 
-/** The strongest cipher the client showed it supports: the one it used, or one its CSR's SMIMECapabilities list. */
+/**
+ * The reply cipher among those the client showed it supports (the one it used, and those its
+ * CSR's SMIMECapabilities list) and the profile allows: the profile's preferred one if shown,
+ * else the strongest.
+ */
 function replyCipher(v: Verified, csr: CsrInfo | undefined, env: ScepEnv): ContentCipher {
   const used = v.envelope.cipher;
   const listed = (csr?.smimeCiphers ?? []).flatMap((oid) => {
@@ -148,5 +154,6 @@ function replyCipher(v: Verified, csr: CsrInfo | undefined, env: ScepEnv): Conte
       throw err;
     }
   });
-  return [used, ...listed].filter((c) => c.aead === used.aead).reduce((a, b) => (b.strength > a.strength ? b : a));
+  const shown = [used, ...listed].filter((c) => c.aead === used.aead && env.policy.ciphers.has(c.name));
+  return shown.find((c) => c.name === env.policy.preferredCipher) ?? shown.reduce((a, b) => (b.strength > a.strength ? b : a), used);
 }

@@ -24,6 +24,28 @@ export interface Logger {
  */
 export type PqReplyEnvelope = 'require-kem' | 'allow-classical';
 
+/**
+ * What the fleet's profile allows from clients, by registry name. The registry says what the
+ * server can do; this says what it may (docs/style.md B4.3). GetCACaps advertises only these.
+ */
+export interface AlgorithmPolicy {
+  /** Signature algorithms of request SignerInfos and CSRs. */
+  readonly signatures: ReadonlySet<string>;
+  readonly digests: ReadonlySet<string>;
+  readonly ciphers: ReadonlySet<string>;
+  /** The reply cipher when the client showed it supports it. */
+  readonly preferredCipher?: string;
+  /** Key types a CSR may carry. */
+  readonly clientKeys: ReadonlySet<string>;
+}
+
+/** Everything the registry enables (the policy of a server run without a profile). */
+export function permissivePolicy(registry: Registry): AlgorithmPolicy {
+  const names = (kind: 'signature' | 'digest' | 'cipher' | 'key') => new Set(registry.list(kind).map((a) => a.name));
+  const clientKeys = new Set(registry.list('key').filter((k) => k.usages.includes('sign')).map((k) => k.name));
+  return Object.freeze({ signatures: names('signature'), digests: names('digest'), ciphers: names('cipher'), clientKeys });
+}
+
 export interface ScepEnv {
   readonly registry: Registry;
   /** The current CA (issues certificates and CRLs; signs CertReps when no RA can). */
@@ -40,6 +62,11 @@ export interface ScepEnv {
   /** 'manual': enrollment requests wait as PENDING until approved (RFC 8894 §3.3.3). */
   readonly approval: 'auto' | 'manual';
   readonly pqReplyEnvelope: PqReplyEnvelope;
+  readonly policy: AlgorithmPolicy;
+  /** Name of the profile this environment was built from ('flags' without one). */
+  readonly profile: string;
+  /** The fleet this environment serves ('default' for /scep). */
+  readonly fleet: string;
   readonly crlValidityHours: number;
   readonly log: Logger;
 }

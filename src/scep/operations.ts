@@ -49,7 +49,7 @@ export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepRespon
 
 /** RFC 8894 §3.5.2: one keyword per line. */
 async function getCACaps(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
-  const keywords = capabilities(env.registry, { nextCaCert: env.nextCa !== undefined, raKeys: env.ras.map((ra) => ra.key.spki) });
+  const keywords = capabilities(env.registry, env.policy, { nextCaCert: env.nextCa !== undefined, raKeys: env.ras.map((ra) => ra.key.spki) });
   return { contentType: ContentType.caps, body: keywords.join('\n') + '\n' };
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { issuedByUs } from '../policy/authorize.ts';
 import { CmsError, type CmsFailureName } from '../cms/errors.ts';
 import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
 import { spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
@@ -107,9 +108,15 @@ async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
   if (!signerCert) throw new ScepError('badMessageCheck', 'the signer certificate is not in the SignedData');
   try {
     const { digest, signature } = verifySignerInfo(request.signedData, request.signerInfo, spkiOf(signerCert), env.registry);
+    // The profile's allow-lists. A message signed by a certificate we issued (a renewal from an
+    // older profile's algorithm, during a migration) is authenticated by us, whatever its algorithm.
+    if (!env.policy.digests.has(digest.name)) throw new ScepError('badAlg', `digest ${digest.name} is not allowed by profile ${env.profile}`);
+    if (!env.policy.signatures.has(signature.name) && !issuedByUs(signerCert, { registry: env.registry, cas: [env.ca, ...env.previousCas], store: env.store }))
+      throw new ScepError('badAlg', `signature ${signature.name} is not allowed by profile ${env.profile}`);
     if (!request.signedData.content) throw new ScepError('badRequest', 'pkiMessage has no pkcsPKIEnvelope');
     const recipients = envelopeRecipients(env).map((id) => ({ certificate: id.certificate, key: id.key }));
     const envelope = await openEnvelope(request.signedData.content, recipients, env.registry);
+    if (!env.policy.ciphers.has(envelope.cipher.name)) throw new ScepError('badAlg', `cipher ${envelope.cipher.name} is not allowed by profile ${env.profile}`);
     return { request: { ...request, signerCert }, digest, signature, envelope };
   } catch (err) {
     if (err instanceof CmsError) {

@@ -3,7 +3,8 @@
  * `sqlite-driver.ts`, whichever this Node can load).
  *
  * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
- * (or `':memory:'`). The schema version lives in `PRAGMA user_version` so later releases can
+ * (or `':memory:'`); fleets, the audit log and client records come from `sqlite-fleets.ts`
+ * (schema version 2). The schema version lives in `PRAGMA user_version` so later releases can
  * migrate step by step; a file written by a newer schema is refused rather than guessed at.
  *
  * Why: the server must only acknowledge a reply once its rows are durable, and the CLI may open
@@ -24,18 +25,20 @@
  *   second one; a partial UNIQUE index enforces the rule even across processes.
  * - `pendingByTransaction` prefers the open request, else the most recent one.
  *
- * Left out: migrations beyond version 1, pruning of old transactions, encryption at rest, and
- * any async API (calls block; they are short and local).
+ * Left out: pruning of old transactions, encryption at rest, and any async API (calls block;
+ * they are short and local).
  * @module
  */
 import { openSqlite, UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
+import { SCHEMA_V2, sqliteFleets } from './sqlite-fleets.ts';
 import { SerialCollisionError } from './store.ts';
 import type { CertificateRecord, CertificateStatus, PendingRequest, PendingStatus, RevokedEntry,
   Store, TransactionRecord } from './store.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
-const SCHEMA_V1 = `
+/** Version 1: certificates, transactions, pending requests, CRL numbers. */
+export const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS certificates (
   serial              TEXT PRIMARY KEY,
   subject             TEXT NOT NULL,
@@ -141,7 +144,7 @@ function migrate(db: SqliteDatabase): void {
       throw new Error(`store schema version ${version} is newer than supported (${SCHEMA_VERSION})`);
     }
     if (version < 1) db.exec(SCHEMA_V1);
-    // Future: if (version < 2) db.exec(SCHEMA_V2_DELTA); ...
+    if (version < 2) db.exec(SCHEMA_V2); // adds tables only
     db.setPragma('user_version', SCHEMA_VERSION);
   })();
 }
@@ -257,6 +260,7 @@ export function openSqliteStore(path: string): Store {
     decide: (id, decision, reason, at = new Date()) =>
       q.decide.run(decision, reason ?? null, at.getTime(), id).changes === 1,
     nextCrlNumber: (issuer) => (q.nextCrl.get(issuer) as { n: number }).n,
+    ...sqliteFleets(db),
     close: () => void db.close(),
   };
 }

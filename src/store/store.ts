@@ -75,6 +75,75 @@ export class SerialCollisionError extends Error {
   override readonly name = 'SerialCollisionError';
 }
 
+/** A fleet: a named SCEP endpoint (`/scep/<name>`) bound to one profile (issue: profiles and fleets). */
+export interface FleetRecord {
+  readonly name: string;
+  readonly profile: string;
+  /** The profile before the last switch: what `fleet rollback` returns to. */
+  readonly previousProfile?: string;
+  /**
+   * A scheduled switch: from `announceAt` the new profile's CA is announced through
+   * GetNextCACert (RFC 8894 §3.5.3), at `effectiveAt` the profile becomes current.
+   */
+  readonly next?: { readonly profile: string; readonly announceAt: Date; readonly effectiveAt: Date };
+  readonly updatedAt: Date;
+}
+
+/** What an audit entry says; the store adds sequence, time and the hash chain. */
+export interface AuditInput {
+  /** Who: 'cli', 'admin-api', 'server', a client address... */
+  readonly actor: string;
+  /** What, e.g. 'fleet.create', 'fleet.switch', 'certificate.issue', 'request.reject'. */
+  readonly action: string;
+  /** What it is about, e.g. the fleet name or a certificate serial. */
+  readonly subject: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** An append-only audit record; `hash` = SHA-256 over the previous hash and this record's content. */
+export interface AuditRecord extends AuditInput {
+  readonly seq: number;
+  readonly at: Date;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/**
+ * What one client actually did (its compatibility record), keyed by fleet and CSR subject:
+ * the evidence `fleet dry-run` replays against a candidate profile.
+ */
+export interface ClientRecord {
+  readonly fleet: string;
+  readonly subject: string;
+  readonly address?: string;
+  readonly firstSeen: Date;
+  readonly lastSeen: Date;
+  /** Whether GetCACaps was fetched from this client's address. */
+  readonly capsFetched: boolean;
+  /** 'GET' or 'POST' for PKIOperation. */
+  readonly method: string;
+  readonly keyAlgorithm?: string;
+  readonly signatureAlgorithm?: string;
+  readonly digest?: string;
+  readonly cipher?: string;
+  /** How the request envelope reached us: 'ktri', 'kari' or 'kemri'. */
+  readonly envelope?: string;
+  /** True when the client brought a KEM certificate for the reply (docs/pqc-scep.md §5). */
+  readonly replyKem: boolean;
+  readonly maxRequestBytes: number;
+  readonly enrollments: number;
+  readonly renewals: number;
+  /** 'SUCCESS', 'PENDING' or 'FAILURE:<failInfo>' of the last request. */
+  readonly lastOutcome: string;
+}
+
+/** One PKIOperation's facts, merged into the client's record. */
+export type ClientObservation = Omit<ClientRecord, 'firstSeen' | 'lastSeen' | 'capsFetched' | 'enrollments' | 'renewals' | 'maxRequestBytes'> & {
+  readonly at: Date;
+  readonly requestBytes: number;
+  readonly messageType: string;
+};
+
 export interface Store {
   /**
    * Atomically stores a new certificate and the transaction that answered it (and marks the
@@ -107,6 +176,24 @@ export interface Store {
 
   /** Next CRL number for an issuer (monotonic, starts at 1), persisted. */
   nextCrlNumber(issuer: string): number;
+
+  fleets(): FleetRecord[];
+  fleet(name: string): FleetRecord | undefined;
+  /** Creates or replaces a fleet and appends `audit`, in one transaction. */
+  saveFleet(record: FleetRecord, audit: AuditInput): void;
+  /** A number that changes whenever any fleet changes (a running server polls it). */
+  fleetsVersion(): number;
+
+  /** Appends to the hash-chained audit log. */
+  appendAudit(entry: AuditInput): AuditRecord;
+  /** The audit log in order (optionally from `fromSeq`). */
+  audit(fromSeq?: number): AuditRecord[];
+
+  /** Notes that GetCACaps was fetched by `address` for `fleet`. */
+  recordCapsFetch(fleet: string, address: string, at: Date): void;
+  /** Merges one PKIOperation's facts into the client's compatibility record. */
+  recordClient(observation: ClientObservation): void;
+  clients(fleet?: string): ClientRecord[];
 
   close(): void;
 }

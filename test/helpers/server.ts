@@ -34,15 +34,18 @@ export async function testServer(overrides: Partial<ServerConfig> = {}): Promise
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'pqscep-test-'));
   const config = parseConfig({ port: 0, host: '127.0.0.1', challenge: CHALLENGE, logLevel: 'silent', ...overrides, dataDir });
   const server = await startServer(config, silentLog);
-  return Object.assign(Object.create(null), server, {
+  // Inherit from the running server so live getters (env follows fleet switches) keep working.
+  return Object.assign(Object.create(server) as RunningServer, {
     dataDir,
-    close: server.close,
     async stop() {
       await server.close();
       if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   });
 }
+
+/** The folder holding the default fleet's CA and RA keys and certificates (data/ca/<CA key type>/). */
+export const caDir = (server: TestServer): string => join(server.dataDir, 'ca', server.env.ca.key.keyType);
 
 /** Every algorithm enabled, legacy included: the client side of tests may send anything. */
 export const clientRegistry: Registry = createRegistry(ALGORITHMS, { allowLegacy: true });

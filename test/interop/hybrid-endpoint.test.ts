@@ -30,7 +30,7 @@ import { equalBytes, parse, serialize } from '../../src/cms/der.ts';
 import { kemRecipientInfo } from '../../src/cms/kem-recipient-info.ts';
 import { id_envelopedData } from '../../src/cms/oids.ts';
 import { identifies, parseContentInfo, parseSignedData, spkiAlgorithmOid, spkiOf } from '../../src/cms/signed-data.ts';
-import { CHALLENGE, clientRegistry, testServer, type TestServer } from '../helpers/server.ts';
+import { CHALLENGE, clientRegistry, testServer, type TestServer, caDir } from '../helpers/server.ts';
 import { hasScepclient, hasStrongswan, scepclientEnroll, strongswanEnroll, type RunResult } from './clients.ts';
 
 const exec = promisify(execFile);
@@ -76,8 +76,8 @@ describe('hybrid endpoint: RSA CA, RSA + ML-KEM-768 RAs, one URL for classical a
     const dflt = (await getCaCerts(server.url)).certificates;
     const pqc = (await getCaCerts(server.url, 'pqc')).certificates;
     const ca = pemDer(join(server.dataDir, 'ca.pem'));
-    const rsaRa = pemDer(join(server.dataDir, 'ra-rsa-2048.pem'));
-    const kemRa = pemDer(join(server.dataDir, 'ra-ml-kem-768.pem'));
+    const rsaRa = pemDer(join(caDir(server), 'ra-rsa-2048.pem'));
+    const kemRa = pemDer(join(caDir(server), 'ra-ml-kem-768.pem'));
     expect(dflt.map(keyOid)).not.toContain(id_alg_ml_kem_768);
     expect(dflt.map((c) => Buffer.from(serialize(c)))).toEqual([Buffer.from(rsaRa), Buffer.from(ca)]); // RAs first, CA last
     expect(pqc.map((c) => Buffer.from(serialize(c)))).toEqual([Buffer.from(rsaRa), Buffer.from(kemRa), Buffer.from(ca)]);
@@ -144,7 +144,7 @@ describe('hybrid endpoint: RSA CA, RSA + ML-KEM-768 RAs, one URL for classical a
       const r = await strongswanEnroll({ url: server.url, challenge: CHALLENGE, dir, cn: 'hybrid-strongswan', timeoutMs: TIMEOUT_MS });
       expectExit(r, 0);
       expect(r.getCA?.raPaths).toHaveLength(1);
-      expect(Buffer.from(pemDer(r.getCA!.raPaths[0]!)).equals(pemDer(join(server.dataDir, 'ra-rsa-2048.pem')))).toBe(true);
+      expect(Buffer.from(pemDer(r.getCA!.raPaths[0]!)).equals(pemDer(join(caDir(server), 'ra-rsa-2048.pem')))).toBe(true);
       expect(Buffer.from(pemDer(r.getCA!.caPath!)).equals(pemDer(join(server.dataDir, 'ca.pem')))).toBe(true);
       expect(r.command).toContain(join(dir, 'ra.pem'));
       await expectIssuedTo(server, r.certPath, r.keyPath);

@@ -39,7 +39,7 @@ import { parseSignedData, spkiAlgorithmOid, spkiOf } from '../../src/cms/signed-
 import type { Registry } from '../../src/crypto/registry.ts';
 import type { Algorithm, PrivateKeyHandle } from '../../src/crypto/types.ts';
 import { REFERENCE_NODE, hasReferenceNode, referenceMissingReason } from '../helpers/openssl35.ts';
-import { CHALLENGE, clientRegistry, post, testServer, type TestServer } from '../helpers/server.ts';
+import { CHALLENGE, clientRegistry, post, testServer, type TestServer, caDir } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -484,7 +484,7 @@ describe(`post-quantum SCEP verified by OpenSSL 3.5 + asn1js (REFERENCE_NODE), n
     const crls = crlResult.status === 'SUCCESS' ? crlResult.crls : [];
     expect(crls).toHaveLength(1);
 
-    const raKeyPem = readFileSync(join(server.dataDir, `ra-${c.kem}.key.pem`), 'utf8');
+    const raKeyPem = readFileSync(join(caDir(server), `ra-${c.kem}.key.pem`), 'utf8');
     const artifacts: Artifacts = {
       getCaCert: b64(saved.get('getcacert.der')!),
       csr: b64(saved.get('csr.der')!),

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHALLENGE, testServer, type TestServer } from '../helpers/server.ts';
+import { CHALLENGE, testServer, type TestServer, caDir } from '../helpers/server.ts';
 import { hasStrongswan, strongswanEnroll, strongswanGetCA, strongswanRenew, type RunResult } from './clients.ts';
 
 const exec = promisify(execFile);
@@ -62,7 +62,7 @@ describe.skipIf(!hasStrongswan)('strongSwan pki 5.9.8 (skipped: pki or its curl 
       expect(r.raPaths).toHaveLength(1);
       expect(r.subCaPaths).toEqual([]);
       expect(await fingerprint(r.caPath!)).toBe(await fingerprint(join(server.dataDir, 'ca.pem')));
-      expect(await fingerprint(r.raPaths[0])).toBe(await fingerprint(join(server.dataDir, 'ra-rsa-2048.pem')));
+      expect(await fingerprint(r.raPaths[0])).toBe(await fingerprint(join(caDir(server), 'ra-rsa-2048.pem')));
     });
 
     it('RFC 8894 §3.3.1 PKCSReq enveloped to the RA: enrolls, then renews with a new key (RenewalReq)', async () => {

@@ -1,0 +1,35 @@
+/**
+ * `pqscep profile list | show NAME | validate FILE`: the policy profiles (profiles/*.json) as
+ * the server would load them, with the same validation (file, field and allowed values).
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { ALGORITHMS } from '../../algorithms/index.ts';
+import { createRegistry } from '../crypto/registry.ts';
+import { loadProfiles, parseProfile, type Profile } from '../policy/profile.ts';
+import { DEFAULT_PROFILES_DIR } from '../server.ts';
+
+const registry = () => createRegistry(ALGORITHMS, { allowLegacy: true });
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+export function profilesFrom(dir: string | undefined): Map<string, Profile> {
+  return loadProfiles(dir ?? DEFAULT_PROFILES_DIR, registry());
+}
+
+export async function profileList(flags: { profiles?: string }): Promise<void> {
+  for (const p of profilesFrom(flags.profiles).values()) out(`${p.name.padEnd(20)} CA ${p.ca.algorithm.padEnd(18)} RA ${p.ra.join(' + ').padEnd(24)} ${p.description}`);
+}
+
+export async function profileShow(name: string, flags: { profiles?: string }): Promise<void> {
+  const profiles = profilesFrom(flags.profiles);
+  const p = profiles.get(name);
+  if (!p) throw new Error(`no profile named ${JSON.stringify(name)}; profiles: ${[...profiles.keys()].join(', ')}`);
+  const { source, ...settings } = p;
+  out(`# ${source}`);
+  out(JSON.stringify(settings, null, 2));
+}
+
+export async function profileValidate(file: string): Promise<void> {
+  const p = parseProfile(readFileSync(file, 'utf8'), file, registry());
+  out(`${file}: valid profile ${p.name} (CA ${p.ca.algorithm}, RA ${p.ra.join(' + ')})`);
+}
