@@ -1,9 +1,11 @@
 /**
- * createApp: the Koa application, pure wiring (error middleware + SCEP router + health).
+ * createApp: the Koa application, pure wiring (error middleware + SCEP router + health), and
+ * createAdminApp: the admin API's application (src/http/admin.ts), served on its own listener.
  * No I/O at import time; the server (src/server.ts) owns sockets, files and the store.
  * @module
  */
 import Koa from 'koa';
+import { createAdminApp as adminApp, type AdminDeps } from './http/admin.ts';
 import { errorMiddleware } from './http/errors.ts';
 import { scepRouter, type HttpOptions } from './http/router.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
@@ -24,4 +26,9 @@ export function createApp(environment: (fleet: string) => ScepEnv | undefined, o
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
   return app;
+}
+
+/** The admin API (fleets, profiles, audit) behind a bearer token; never mounted on the SCEP app. */
+export function createAdminApp(deps: AdminDeps): Koa {
+  return adminApp(deps);
 }

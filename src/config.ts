@@ -33,6 +33,17 @@ export const ConfigSchema = z.object({
   /** How replies reach post-quantum clients (docs/pqc-scep.md §5). */
   pqReplyEnvelope: z.enum(['require-kem', 'allow-classical']).default('require-kem'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+  /** The admin API (fleets, profiles, audit) on its own listener; `--no-admin` turns it off. */
+  admin: z.boolean().default(true),
+  /**
+   * Its port (`--admin-port`); 0 picks a free one. Default: the SCEP port + 1 (8081 next to the
+   * default 8080), or a free one when the SCEP port is 0.
+   */
+  adminPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Its address (`--admin-host`): loopback unless configured, so only local users reach it. */
+  adminHost: z.string().min(1).default('127.0.0.1'),
+  /** Its bearer token (`--admin-token`); generated once and kept in `<data>/admin-token.txt` when not given. */
+  adminToken: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
 });
 export type ServerConfig = z.infer<typeof ConfigSchema>;
 
@@ -43,6 +54,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_HOST) out.host = env.PQSCEP_HOST;
   if (env.PQSCEP_DATA) out.dataDir = env.PQSCEP_DATA;
   if (env.PQSCEP_CHALLENGE) out.challenge = env.PQSCEP_CHALLENGE;
+  if (env.PQSCEP_ADMIN_PORT) out.adminPort = env.PQSCEP_ADMIN_PORT;
+  if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
+  if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
   if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
   return out;
 }
@@ -58,4 +72,10 @@ export function parseConfig(input: Record<string, unknown>): ServerConfig {
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `invalid setting ${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new ConfigError(lines.join('\n'));
+}
+
+/** The admin API's port: `adminPort`, else the SCEP port + 1 (a free one when the SCEP port is 0). */
+export function adminPortOf(config: ServerConfig): number {
+  if (config.adminPort !== undefined) return config.adminPort;
+  return config.port === 0 || config.port === 65535 ? 0 : config.port + 1;
 }

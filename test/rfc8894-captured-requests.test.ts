@@ -94,7 +94,7 @@ function adopt(env: ScepEnv, certFile: string): void {
     {
       serial, subject: nameToString(tbs.subject), sans: [], notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo),
       keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'sha256WithRSAEncryption', issuer: env.ca.fingerprint,
-      transactionId: `adopted-${serial}`, status: 'valid', der,
+      transactionId: `adopted-${serial}`, fleet: env.fleet, status: 'valid', der,
     },
     { transactionId: `adopted-${serial}`, requestHash: `adopted-${serial}`, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array(0), certSerial: serial, createdAt: RECORDED_AT },
   );

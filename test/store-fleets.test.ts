@@ -340,7 +340,7 @@ describe('schema migration 1 → 2', () => {
     expect(s.certificate('0abc')).toEqual({
       serial: '0abc', subject: 'CN=legacy', sans: ['DNS:legacy.example'], notBefore: new Date(1000),
       notAfter: new Date(2000), keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'sha256WithRSAEncryption',
-      issuer: 'ca', transactionId: 'tx-old', status: 'valid', der: new Uint8Array([0x30, 3, 2, 1, 1]),
+      issuer: 'ca', transactionId: 'tx-old', fleet: 'default', status: 'valid', der: new Uint8Array([0x30, 3, 2, 1, 1]),
     });
     expect(s.fleets()).toEqual([]);
     expect(s.fleetsVersion()).toBe(0);

@@ -27,6 +27,7 @@ function cert(serial: string, over: Partial<CertificateRecord> = {}): Certificat
     signatureAlgorithm: 'sha256WithRSAEncryption',
     issuer: 'aa'.repeat(32),
     transactionId: 'tx-1',
+    fleet: 'default',
     status: 'valid',
     der: new Uint8Array([0x30, 0x82, 0x01, serial.length, 0xff]),
     ...over,
@@ -277,7 +278,7 @@ describe('SQLite store: durability', () => {
       s.recordIssuance({
         serial: 'c0ffee', subject: 'CN=durable', sans: [], notBefore: new Date(1000),
         notAfter: new Date(2000), keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'x',
-        issuer: 'ca', transactionId: 'tx-d', status: 'valid', der: new Uint8Array([1, 2]),
+        issuer: 'ca', transactionId: 'tx-d', fleet: 'default', status: 'valid', der: new Uint8Array([1, 2]),
       }, {
         transactionId: 'tx-d', requestHash: 'hd', messageType: 'PKCSReq', status: 'SUCCESS',
         reply: new Uint8Array([9]), certSerial: 'c0ffee', createdAt: new Date(1500),

@@ -1,15 +1,25 @@
 /**
- * The `pqscep` command line (commander): serve, enroll, renew, caps. Any error ends the process
- * with exit code 1 and one line saying why, never a stack trace.
+ * The `pqscep` command line (commander): serve, enroll, renew, caps, algorithms, profile,
+ * fleet, audit. Any error ends the process with exit code 1 and one line saying why, never a
+ * stack trace; commander's own usage errors get the same `pqscep: ` form.
  * @module
  */
 import { Command, Option } from 'commander';
 import { capsCommand, enrollCommand, renewCommand, type EnrollFlags } from './enroll.ts';
 import { serve } from './serve.ts';
 import { algorithmsCommand } from './algorithms.ts';
+import { auditList, auditVerify, fleetCreate, fleetDryRun, fleetList, fleetRollback, fleetSetProfile, fleetStatus } from './fleet.ts';
 import { profileList, profileShow, profileValidate } from './profile.ts';
 
-const program = new Command('pqscep').description('SCEP server (RFC 8894), ready for post-quantum cryptography').showHelpAfterError(false);
+// Set before any subcommand is defined: subcommands copy these settings.
+// `pqscep ... | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+const program = new Command('pqscep').description('SCEP server (RFC 8894), ready for post-quantum cryptography').showHelpAfterError(false)
+  .configureOutput({ outputError: (text, write) => write(`pqscep: ${text.replace(/^error: /, '').trim().split('\n').join('; ')}\n`) });
 
 const run = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => async (...args: A) => {
   try {
@@ -36,6 +46,10 @@ program.command('serve').description('run the SCEP server')
   .option('--ra-alg <alg...>', 'RA certificate key types, repeatable, e.g. --ra-alg ml-kem-768 --ra-alg rsa-2048 (default rsa-2048)')
   .addOption(new Option('--pq-backend <backend>', 'post-quantum implementation (default auto: native where this Node has it)').choices(['auto', 'native', 'noble']))
   .addOption(new Option('--pq-reply-envelope <policy>', 'how replies reach post-quantum clients (docs/pqc-scep.md §5)').choices(['require-kem', 'allow-classical']))
+  .option('--admin-port <n>', 'port of the admin API (PQSCEP_ADMIN_PORT; default the SCEP port + 1, i.e. 8081; 0 = any free port)')
+  .option('--admin-host <h>', 'address the admin API binds (PQSCEP_ADMIN_HOST, default 127.0.0.1)')
+  .option('--admin-token <token>', 'bearer token of the admin API (PQSCEP_ADMIN_TOKEN; default: generated and kept in <data>/admin-token.txt)')
+  .option('--no-admin', 'do not start the admin API')
   .action(run(serve));
 
 const clientOptions = (cmd: Command) => cmd
@@ -66,6 +80,45 @@ const profile = program.command('profile').description('policy profiles (profile
 profile.command('list').description('list the profiles').option('--profiles <dir>', 'profile folder').action(run(profileList));
 profile.command('show <name>').description('print a profile as loaded').option('--profiles <dir>', 'profile folder').action(run(profileShow));
 profile.command('validate <file>').description('check a profile file; exit 1 with the problems').action(run(profileValidate));
+
+/** Where fleet and audit commands act: the data folder, or the admin API. */
+const target = (cmd: Command) => cmd
+  .option('--data <dir>', 'the server\'s data folder: change its database directly (PQSCEP_DATA, default ./data)')
+  .option('--profiles <dir>', 'with --data: folder of profile files (default: the profiles/ folder of this package)')
+  .option('--admin <url>', 'go through the admin API instead, e.g. http://127.0.0.1:8081')
+  .option('--token <token>', 'with --admin: its bearer token (PQSCEP_ADMIN_TOKEN)');
+
+const fleet = program.command('fleet').description('fleets: named SCEP endpoints /scep/<fleet>, each bound to one profile');
+target(fleet.command('create <name>').description('create a fleet at /scep/<name>'))
+  .requiredOption('--profile <profile>', 'its profile (see pqscep profile list)')
+  .action(run(fleetCreate));
+target(fleet.command('list').description('list the fleets, their profiles and pending switches'))
+  .option('--json', 'print JSON')
+  .action(run(fleetList));
+target(fleet.command('set-profile <name> <profile>').description('switch a fleet to another profile, now or at a time'))
+  .option('--at <time>', 'start the switch at this ISO 8601 time, e.g. 2030-01-01T02:00:00Z (default now)')
+  .option('--overlap <duration>', 'announce the new CA through GetNextCACert this long before it becomes current, e.g. 15m')
+  .action(run(fleetSetProfile));
+target(fleet.command('rollback <name>').description('return to the profile before the last switch (or cancel a pending one)'))
+  .option('--overlap <duration>', 'announce the CA this long before it becomes current, e.g. 15m')
+  .action(run(fleetRollback));
+target(fleet.command('status [name]').description('status of one fleet, or of every fleet'))
+  .option('--json', 'print JSON')
+  .option('--expiring <duration>', 'count certificates expiring within this window, e.g. 30d (default 30d)')
+  .action(run(fleetStatus));
+target(fleet.command('dry-run <name>').description('replay the fleet\'s recorded clients against another profile'))
+  .requiredOption('--profile <profile>', 'the candidate profile')
+  .option('--allow-legacy', 'with --data: judge as a server running with --allow-legacy (through --admin the server\'s setting applies)')
+  .option('--json', 'print JSON')
+  .action(run(fleetDryRun));
+
+const audit = program.command('audit').description('the hash-chained audit log');
+target(audit.command('list').description('print the audit log'))
+  .option('--json', 'print JSON')
+  .option('--from <seq>', 'start at this sequence number')
+  .action(run(auditList));
+target(audit.command('verify').description('recompute the hash chain; exit 1 at the first bad record'))
+  .action(run(auditVerify));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

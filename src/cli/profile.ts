@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ALGORITHMS } from '../../algorithms/index.ts';
 import { createRegistry } from '../crypto/registry.ts';
-import { loadProfiles, parseProfile, type Profile } from '../policy/profile.ts';
+import { loadProfiles, parseProfile, ProfileError, type Profile } from '../policy/profile.ts';
 import { DEFAULT_PROFILES_DIR } from '../server.ts';
 
 const registry = () => createRegistry(ALGORITHMS, { allowLegacy: true });
@@ -29,7 +29,15 @@ export async function profileShow(name: string, flags: { profiles?: string }): P
   out(JSON.stringify(settings, null, 2));
 }
 
+/** Exit 0 for a good file; exit 1 with one line per problem. */
 export async function profileValidate(file: string): Promise<void> {
-  const p = parseProfile(readFileSync(file, 'utf8'), file, registry());
+  let p: Profile;
+  try {
+    p = parseProfile(readFileSync(file, 'utf8'), file, registry());
+  } catch (err) {
+    if (!(err instanceof ProfileError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
   out(`${file}: valid profile ${p.name} (CA ${p.ca.algorithm}, RA ${p.ra.join(' + ')})`);
 }

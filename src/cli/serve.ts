@@ -1,7 +1,8 @@
 /**
  * `pqscep serve`: validate settings (flags over PQSCEP_* variables over defaults), start the
- * server, print where it listens, the challenge and one command to enroll, and shut down
- * cleanly on SIGINT/SIGTERM (in-flight requests finish; the store closes).
+ * server, print where it listens, the challenge, one command to enroll and where the admin API
+ * listens (and where its token is, never the token itself), and shut down cleanly on
+ * SIGINT/SIGTERM (in-flight requests finish; the store closes).
  * @module
  */
 import { configFromEnv, parseConfig } from '../config.ts';
@@ -13,7 +14,11 @@ export interface ServeFlags {
   port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
   approval?: string; maxMessageBytes?: string; validityDays?: string; logLevel?: string;
   caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
+  /** false with --no-admin */
+  admin?: boolean; adminPort?: string; adminHost?: string; adminToken?: string;
 }
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export async function serve(flags: ServeFlags): Promise<void> {
   const config = parseConfig({
@@ -25,12 +30,18 @@ export async function serve(flags: ServeFlags): Promise<void> {
       validityDays: flags.validityDays, logLevel: flags.logLevel,
     caKeyType: flags.caAlg, raKeyTypes: flags.raAlg, pqBackend: flags.pqBackend, pqReplyEnvelope: flags.pqReplyEnvelope,
     profile: flags.profile, profilesDir: flags.profiles,
+    admin: flags.admin === false ? false : undefined, adminPort: flags.adminPort, adminHost: flags.adminHost, adminToken: flags.adminToken,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (server.created) out(`created a new CA in ${config.dataDir}`);
   out(`listening on ${server.url}`);
+  if (server.admin) {
+    const from = server.admin.tokenFile ?? (flags.adminToken ? '--admin-token' : 'PQSCEP_ADMIN_TOKEN');
+    out(`admin API on ${server.admin.url} (token ${server.admin.tokenFile ? 'in' : 'from'} ${from})`);
+    if (!LOOPBACK.test(config.adminHost)) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
+  }
   out(`challenge password: ${server.challenge}`);
   out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');

@@ -99,8 +99,12 @@ export async function fleetEnv(fleet: string, profile: Profile, services: FleetS
   const { ca, ras } = await cas.get(profile, registry);
   const next = schedule.next && schedule.next.ca.algorithm !== profile.ca.algorithm ? await cas.get(schedule.next, registryFor(schedule.next, services.allowLegacy)) : undefined;
   const previousCas = [];
+  const previousRas = [];
+  const current = new Set([ca, ...ras].map((id) => id.fingerprint));
   for (const p of schedule.previous) {
-    if (p.ca.algorithm !== profile.ca.algorithm) previousCas.push((await cas.get(p, registryFor(p, services.allowLegacy))).ca);
+    const old = await cas.get(p, registryFor(p, services.allowLegacy));
+    if (!current.has(old.ca.fingerprint)) previousCas.push(old.ca);
+    previousRas.push(...old.ras.filter((ra) => !current.has(ra.fingerprint)));
   }
   return Object.freeze({
     registry,
@@ -108,6 +112,7 @@ export async function fleetEnv(fleet: string, profile: Profile, services: FleetS
     ras,
     nextCa: next ? { ca: next.ca, ras: next.ras } : undefined,
     previousCas,
+    previousRas,
     store: services.store,
     challenge: services.challenge,
     issuance: { validityDays: profile.certificate.validityDays, extendedKeyUsage: extendedKeyUsageOids(profile), crlDistributionPoint: profile.certificate.crlDistributionPoint },

@@ -58,7 +58,10 @@ export class FleetManager {
     }
     const first = Number.isNaN(this.version);
     this.envs = envs;
-    this.version = store.fleetsVersion();
+    // NOTE: the version read before the records, not after the awaits above: a change written
+    // meanwhile (CLI, admin API) must trigger the next rebuild, not be marked as seen. Our own
+    // `due` writes cost one redundant rebuild at most.
+    this.version = version;
     this.nextTransition = nextTransition;
     this.onChange(envs);
     if (!first) log.info({ fleets: [...envs.values()].map((e) => `${e.fleet}=${e.profile}${e.nextCa ? ' (next CA announced)' : ''}`) }, 'fleets changed');

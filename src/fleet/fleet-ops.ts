@@ -50,6 +50,10 @@ export interface SwitchOptions {
 
 /** Schedules `name` to run `profile`: announced from `at`, current at `at + overlap`. */
 export function setProfile(ctx: FleetContext, name: string, profile: string, o: SwitchOptions, actor: string, now = new Date()): FleetRecord {
+  return switchTo(ctx, name, profile, o, actor, now, 'fleet.switch');
+}
+
+function switchTo(ctx: FleetContext, name: string, profile: string, o: SwitchOptions, actor: string, now: Date, action: 'fleet.switch' | 'fleet.rollback'): FleetRecord {
   profileNamed(ctx, profile);
   const settled = settle(fleetNamed(ctx, name), now).record;
   if (settled.profile === profile && !settled.next) throw new FleetError(`fleet ${name} already runs ${profile}`);
@@ -59,7 +63,7 @@ export function setProfile(ctx: FleetContext, name: string, profile: string, o: 
     ? { name, profile, previousProfile: settled.profile, updatedAt: now }
     : { ...settled, next: { profile, announceAt, effectiveAt }, updatedAt: now };
   ctx.store.saveFleet(record, {
-    actor, action: 'fleet.switch', subject: name,
+    actor, action, subject: name,
     details: { from: settled.profile, to: profile, announceAt: announceAt.toISOString(), effectiveAt: effectiveAt.toISOString() },
   });
   return record;
@@ -71,11 +75,12 @@ export function rollback(ctx: FleetContext, name: string, o: SwitchOptions, acto
   if (settled.next) {
     // Cancel a switch that has not taken effect yet.
     const record: FleetRecord = { name, profile: settled.profile, previousProfile: settled.previousProfile, updatedAt: now };
-    ctx.store.saveFleet(record, { actor, action: 'fleet.rollback', subject: name, details: { cancelled: settled.next.profile, to: settled.profile } });
+    ctx.store.saveFleet(record, { actor, action: 'fleet.rollback', subject: name, details: { from: settled.next.profile, to: settled.profile, cancelled: settled.next.profile } });
     return record;
   }
   if (!settled.previousProfile) throw new FleetError(`fleet ${name} has no earlier profile to roll back to`);
-  return setProfile(ctx, name, settled.previousProfile, o, actor, now);
+  // Audited as a rollback (not a plain switch), with the same from/to/announceAt/effectiveAt details.
+  return switchTo(ctx, name, settled.previousProfile, o, actor, now, 'fleet.rollback');
 }
 
 /**

@@ -34,7 +34,8 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
       if (text.length > Math.ceil(options.maxMessageBytes / 3) * 4 + 64) throw new ProtocolError(413, 'message parameter exceeds the size limit');
       message = decodeBase64Message(text);
     }
-    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent }, env));
+    const client = { address: ctx.ip, method: ctx.method }; // for the client compatibility record
+    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client }, env));
   };
   for (const path of SCEP_PATHS) {
     router.get(path, (ctx) => handle(ctx, 'default'));

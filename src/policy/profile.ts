@@ -4,7 +4,7 @@
  * post-quantum clients, the issued-certificate template, the challenge validator and the
  * legacy switches. Validated at load against the schema and the algorithm registry; every
  * error names the file, the field and the allowed values.
- * Leaves out: applying a profile (policy/fleet-env.ts) and storing which fleet uses which.
+ * Leaves out: applying a profile (fleet/fleet-env.ts) and storing which fleet uses which.
  * @module
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -64,6 +64,15 @@ export class ProfileError extends Error {
 
 const PROFILE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** The field names of the (strict) object schema at `path`, for "unknown field" errors. */
+function fieldsAt(path: readonly PropertyKey[]): string[] {
+  const unwrap = (s: z.ZodType): z.ZodType => (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s);
+  let schema: z.ZodType | undefined = ProfileSchema;
+  for (const key of path) schema = schema && unwrap(schema) instanceof z.ZodObject ? (unwrap(schema) as z.ZodObject).shape[String(key)] : undefined;
+  const object = schema && unwrap(schema);
+  return object instanceof z.ZodObject ? Object.keys(object.shape) : [];
+}
+
 /** Parses and checks one profile. `source` names it in errors (a file path). */
 export function parseProfile(text: string, source: string, registry: Registry): Profile {
   const name = basename(source).replace(/\.json$/, '');
@@ -76,7 +85,10 @@ export function parseProfile(text: string, source: string, registry: Registry): 
   }
   const parsed = ProfileSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${source}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const problems = parsed.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => `${source}: ${[...i.path, k].join('.')}: unknown field; allowed fields: ${fieldsAt(i.path).join(', ')}`)
+        : [`${source}: ${i.path.join('.') || '(top level)'}: ${i.message}`]);
     throw new ProfileError(problems.join('\n'));
   }
   const profile = Object.freeze({ ...parsed.data, name, source });
@@ -108,8 +120,14 @@ function checkAgainstRegistry(p: Profile, registry: Registry): void {
     for (const v of values) if (!allowed.includes(v)) problems.push(`${p.source}: ${field}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
   }
   if (!p.ra.some((r) => receiving.includes(r))) problems.push(`${p.source}: ra: needs at least one key that can receive a request envelope (one of ${receiving.join(', ')})`);
-  const usedLegacy = [...p.ciphers.allowed, ...p.digests].filter((n) => (LEGACY as readonly string[]).includes(n) && !p.legacy.includes(n as (typeof LEGACY)[number]));
-  for (const n of usedLegacy) problems.push(`${p.source}: ${n} is a legacy algorithm: name it in "legacy" to allow it`);
+  const named = (n: string) => p.legacy.includes(n as (typeof LEGACY)[number]);
+  for (const [field, values] of [['ciphers.allowed', p.ciphers.allowed], ['digests', p.digests]] as const) {
+    for (const n of values) if ((LEGACY as readonly string[]).includes(n) && !named(n)) problems.push(`${p.source}: ${field}: ${n} is a legacy algorithm: name it in "legacy" to allow it`);
+  }
+  // A legacy signature algorithm (sha1WithRSAEncryption) comes with its digest: naming SHA-1 allows it.
+  for (const s of registry.list('signature').filter((s) => s.legacy && p.signatures.includes(s.name))) {
+    if (!s.digest || !named(s.digest)) problems.push(`${p.source}: signatures: ${s.name} is a legacy algorithm: name ${s.digest ?? s.name} in "legacy" to allow it`);
+  }
   if (problems.length) throw new ProfileError(problems.join('\n'));
 }
 

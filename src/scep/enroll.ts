@@ -109,6 +109,8 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string
     signatureAlgorithm: env.registry.byOid('signature', certificate.signatureAlgorithm.algorithm).name,
     issuer: env.ca.fingerprint,
     transactionId: v.request.transactionId,
+    fleet: env.fleet,
+    caKeyType: env.ca.key.keyType,
     status: 'valid',
     der,
   };

@@ -56,6 +56,11 @@ export interface ScepEnv {
   readonly nextCa?: { readonly ca: CaIdentity; readonly ras: readonly CaIdentity[] };
   /** Earlier CAs whose certificates still authenticate renewals (rollover). */
   readonly previousCas: readonly CaIdentity[];
+  /**
+   * RAs of the profile before the last switch: a client that fetched GetCACert just before a
+   * switch still reaches us with its request (they receive; they never sign replies).
+   */
+  readonly previousRas?: readonly CaIdentity[];
   readonly store: Store;
   readonly challenge: ChallengeValidator;
   readonly issuance: IssuancePolicy;
@@ -77,7 +82,7 @@ export const isQuantumSafe = (id: CaIdentity, registry: Registry) => keyTypeOf(i
 
 /** Every identity whose key may open a request envelope. */
 export function envelopeRecipients(env: ScepEnv): CaIdentity[] {
-  return [...env.ras, env.ca, ...(env.nextCa ? [...env.nextCa.ras, env.nextCa.ca] : [])];
+  return [...env.ras, env.ca, ...(env.nextCa ? [...env.nextCa.ras, env.nextCa.ca] : []), ...(env.previousRas ?? [])];
 }
 
 /**

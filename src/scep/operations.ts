@@ -10,6 +10,7 @@ import { caCertificates, type ScepEnv } from './env.ts';
 import { ProtocolError } from './errors.ts';
 import { ContentType } from './message.ts';
 import { pkiOperation } from './pki-operation.ts';
+import type { ClientInfo } from './client-record.ts';
 import { replySignature } from './pki-message.ts';
 
 export interface ScepRequest {
@@ -19,6 +20,8 @@ export interface ScepRequest {
   readonly message?: Uint8Array;
   /** The `message` parameter of the other operations: a CA identifier (RFC 8894 §4.2.1). */
   readonly caIdent?: string;
+  /** Who sent it, for the client compatibility record (client-record.ts); absent outside HTTP. */
+  readonly client?: ClientInfo;
 }
 
 export interface ScepResponse {
@@ -47,8 +50,16 @@ export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepRespon
   return OPERATIONS[op].handle(request, env);
 }
 
-/** RFC 8894 §3.5.2: one keyword per line. */
-async function getCACaps(_: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+/** RFC 8894 §3.5.2: one keyword per line. Notes the fetch for the client record (never fails the answer). */
+async function getCACaps(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+  const address = request.client?.address;
+  if (address) {
+    try {
+      env.store.recordCapsFetch(env.fleet, address, new Date());
+    } catch (err) {
+      env.log.warn({ err, fleet: env.fleet }, 'GetCACaps fetch not recorded');
+    }
+  }
   const keywords = capabilities(env.registry, env.policy, { nextCaCert: env.nextCa !== undefined, raKeys: env.ras.map((ra) => ra.key.spki) });
   return { contentType: ContentType.caps, body: keywords.join('\n') + '\n' };
 }
@@ -83,5 +94,5 @@ async function getNextCACert(request: ScepRequest, env: ScepEnv): Promise<ScepRe
 
 async function postPkiOperation(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
   if (!request.message?.length) throw new ProtocolError(400, 'PKIOperation without a message');
-  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env) };
+  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env, request.client) };
 }

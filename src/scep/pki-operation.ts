@@ -17,6 +17,7 @@ import { envelopeRecipients, replySigner, signerChain, type ScepEnv } from './en
 import { FAIL_TEXT, ScepError } from './errors.ts';
 import { type FailInfoName, type MessageTypeName } from './message.ts';
 import { certRep, readPkiMessage, replySignature, type CertRepBody, type PkiRequest } from './pki-message.ts';
+import { recordClient, type ClientInfo } from './client-record.ts';
 import { handleCertPoll, handleEnrollment } from './enroll.ts';
 import { handleGetCert, handleGetCrl } from './queries.ts';
 
@@ -55,7 +56,12 @@ const CMS_FAIL: Readonly<Record<CmsFailureName, FailInfoName>> = Object.freeze({
 
 const inflight = new Map<string, Promise<Uint8Array>>();
 
-export async function pkiOperation(der: Uint8Array, env: ScepEnv): Promise<Uint8Array> {
+/**
+ * Answers one pkiMessage. `client` (address and HTTP method, from the transport) makes an
+ * answered PKCSReq or RenewalReq update the client's compatibility record (client-record.ts);
+ * callers outside HTTP may leave it out, and then nothing is recorded.
+ */
+export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo): Promise<Uint8Array> {
   const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
   const requestHash = createHash('sha256').update(der).digest('hex');
   // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
@@ -63,18 +69,24 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv): Promise<Uint8
   if (previous) return previous.reply;
   const running = inflight.get(requestHash);
   if (running) return running;
-  const work = answer(request, requestHash, env).finally(() => inflight.delete(requestHash));
+  const work = answer(request, requestHash, env, client).finally(() => inflight.delete(requestHash));
   inflight.set(requestHash, work);
   return work;
 }
 
-async function answer(request: PkiRequest, requestHash: string, env: ScepEnv): Promise<Uint8Array> {
+/** What verify() got to before it returned or threw: the client record wants it either way. */
+interface Reached {
+  envelope?: OpenedEnvelope;
+}
+
+async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, client: ClientInfo | undefined): Promise<Uint8Array> {
   let digest = env.registry.byName('digest', 'SHA-256');
   // Until the signature verifies, the signer certificate's key says which kind of client this is.
   let quantumSafe = request.signerCert ? signerIsQuantumSafe(request.signerCert, env) : false;
   let outcome: Outcome;
+  const reached: Reached = {};
   try {
-    const verified = await verify(request, env);
+    const verified = await verify(request, env, reached);
     digest = verified.digest;
     quantumSafe = verified.signature.quantumSafe;
     outcome = await HANDLERS[verified.request.messageType!]!(verified, env);
@@ -98,11 +110,12 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv): P
   if (outcome.commit) outcome.commit(record);
   else if (outcome.record) env.store.recordTransaction(record);
   env.log.info({ transactionId: request.transactionId, messageType: record.messageType, status: record.status }, 'PKIOperation answered');
+  if (client) recordClient(request, reached.envelope, outcome.body, client, env, record.createdAt);
   return reply;
 }
 
 /** RFC 8894 §3.2: signature over the signed attributes, then the pkcsPKIEnvelope. */
-async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
+async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Promise<Verified> {
   if (!request.messageType || !HANDLERS[request.messageType]) throw new ScepError('badRequest', `unsupported messageType ${request.rawMessageType}`);
   const signerCert = request.signerCert;
   if (!signerCert) throw new ScepError('badMessageCheck', 'the signer certificate is not in the SignedData');
@@ -116,6 +129,7 @@ async function verify(request: PkiRequest, env: ScepEnv): Promise<Verified> {
     if (!request.signedData.content) throw new ScepError('badRequest', 'pkiMessage has no pkcsPKIEnvelope');
     const recipients = envelopeRecipients(env).map((id) => ({ certificate: id.certificate, key: id.key }));
     const envelope = await openEnvelope(request.signedData.content, recipients, env.registry);
+    reached.envelope = envelope;
     if (!env.policy.ciphers.has(envelope.cipher.name)) throw new ScepError('badAlg', `cipher ${envelope.cipher.name} is not allowed by profile ${env.profile}`);
     return { request: { ...request, signerCert }, digest, signature, envelope };
   } catch (err) {

@@ -29,8 +29,16 @@ import { createHash } from 'node:crypto';
 import type { Row, SqliteDatabase } from './sqlite-driver.ts';
 import type { AuditInput, AuditRecord, ClientObservation, ClientRecord, FleetRecord, Store } from './store.ts';
 
-/** Schema version 1 → 2: new tables only; rows written by version 1 are not touched. */
+/**
+ * Schema version 1 → 2: new tables, and two columns on `certificates` (which fleet a
+ * certificate was issued for, the issuing CA's key type). Rows written by version 1 read fleet
+ * 'default' and no CA key type. NOTE: ALTER TABLE has no IF NOT EXISTS, so this runs exactly
+ * once per file, under migrate()'s `user_version < 2` guard in the same transaction.
+ */
 export const SCHEMA_V2 = `
+ALTER TABLE certificates ADD COLUMN fleet TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE certificates ADD COLUMN ca_key_type TEXT;
+CREATE INDEX IF NOT EXISTS certificates_fleet ON certificates (fleet, status);
 CREATE TABLE IF NOT EXISTS fleets (
   name              TEXT PRIMARY KEY,
   profile           TEXT NOT NULL,

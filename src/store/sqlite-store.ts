@@ -103,6 +103,8 @@ function toCertificate(r: Row): CertificateRecord {
     signatureAlgorithm: r.signature_algorithm as string,
     issuer: r.issuer as string,
     transactionId: r.transaction_id as string,
+    fleet: r.fleet as string,
+    ...(r.ca_key_type != null && { caKeyType: r.ca_key_type as string }),
     status: r.status as CertificateStatus,
     ...(r.revoked_at != null && { revokedAt: date(r.revoked_at) }),
     ...(r.revocation_reason != null && { revocationReason: r.revocation_reason as string }),
@@ -144,7 +146,7 @@ function migrate(db: SqliteDatabase): void {
       throw new Error(`store schema version ${version} is newer than supported (${SCHEMA_VERSION})`);
     }
     if (version < 1) db.exec(SCHEMA_V1);
-    if (version < 2) db.exec(SCHEMA_V2); // adds tables only
+    if (version < 2) db.exec(SCHEMA_V2); // adds tables, and two certificate columns
     db.setPragma('user_version', SCHEMA_VERSION);
   })();
 }
@@ -164,10 +166,10 @@ export function openSqliteStore(path: string): Store {
 
   const q = {
     insertCert: db.prepare(`INSERT INTO certificates (serial, subject, sans, not_before, not_after,
-      key_algorithm, signature_algorithm, issuer, transaction_id, status, revoked_at,
-      revocation_reason, der) VALUES (@serial, @subject, @sans, @notBefore, @notAfter,
-      @keyAlgorithm, @signatureAlgorithm, @issuer, @transactionId, @status, @revokedAt,
-      @revocationReason, @der)`),
+      key_algorithm, signature_algorithm, issuer, transaction_id, fleet, ca_key_type, status,
+      revoked_at, revocation_reason, der) VALUES (@serial, @subject, @sans, @notBefore, @notAfter,
+      @keyAlgorithm, @signatureAlgorithm, @issuer, @transactionId, @fleet, @caKeyType, @status,
+      @revokedAt, @revocationReason, @der)`),
     insertTx: db.prepare(`INSERT OR IGNORE INTO transactions (transaction_id, request_hash,
       message_type, status, reply, cert_serial, created_at) VALUES (@transactionId, @requestHash,
       @messageType, @status, @reply, @certSerial, @createdAt)`),
@@ -180,7 +182,8 @@ export function openSqliteStore(path: string): Store {
     certsByTx: db.prepare(`SELECT * FROM certificates WHERE transaction_id = ?
       ORDER BY not_before DESC, rowid DESC`),
     listCerts: db.prepare(`SELECT * FROM certificates WHERE (@status IS NULL OR status = @status)
-      AND (@issuer IS NULL OR issuer = @issuer) ORDER BY not_before, rowid`),
+      AND (@issuer IS NULL OR issuer = @issuer) AND (@fleet IS NULL OR fleet = @fleet)
+      ORDER BY not_before, rowid`),
     revoke: db.prepare(`UPDATE certificates SET status = 'revoked', revoked_at = ?,
       revocation_reason = ? WHERE serial = ? AND status = 'valid'`),
     revoked: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
@@ -210,6 +213,7 @@ export function openSqliteStore(path: string): Store {
         sans: JSON.stringify(c.sans),
         notBefore: c.notBefore.getTime(),
         notAfter: c.notAfter.getTime(),
+        caKeyType: c.caKeyType ?? null,
         revokedAt: c.revokedAt?.getTime() ?? null,
         revocationReason: c.revocationReason ?? null,
       });
@@ -245,7 +249,7 @@ export function openSqliteStore(path: string): Store {
     certificate: (serial) => one(q.cert.get(serial), toCertificate),
     certificatesByTransaction: (id) => all(q.certsByTx.all(id), toCertificate),
     listCertificates: (f) =>
-      all(q.listCerts.all({ status: f?.status ?? null, issuer: f?.issuer ?? null }), toCertificate),
+      all(q.listCerts.all({ status: f?.status ?? null, issuer: f?.issuer ?? null, fleet: f?.fleet ?? null }), toCertificate),
     revoke: (serial, reason, at) => q.revoke.run(at.getTime(), reason ?? null, serial).changes === 1,
     revoked: (issuer): RevokedEntry[] =>
       all(q.revoked.all(issuer), (r) => ({

@@ -25,6 +25,14 @@ export interface CertificateRecord {
   /** SHA-256 hex of the issuing CA certificate (which CA issued it; rollover keeps several). */
   readonly issuer: string;
   readonly transactionId: string;
+  /** The fleet it was issued for ('default' for /scep, and for rows written by schema version 1). */
+  readonly fleet: string;
+  /**
+   * Key type of the issuing CA, e.g. 'ml-dsa-65'. A data folder holds one CA per key type
+   * (`data/ca/<key type>/`, shared by every profile whose `ca.algorithm` it is), so this names
+   * the CA without reading its files. Absent on rows written by schema version 1.
+   */
+  readonly caKeyType?: string;
   readonly status: CertificateStatus;
   readonly revokedAt?: Date;
   readonly revocationReason?: string;
@@ -161,7 +169,7 @@ export interface Store {
   certificate(serial: string): CertificateRecord | undefined;
   /** Certificates issued in a transaction, newest first. */
   certificatesByTransaction(transactionId: string): CertificateRecord[];
-  listCertificates(filter?: { status?: CertificateStatus; issuer?: string }): CertificateRecord[];
+  listCertificates(filter?: { status?: CertificateStatus; issuer?: string; fleet?: string }): CertificateRecord[];
   /** Marks a certificate revoked; returns false if unknown or already revoked. */
   revoke(serial: string, reason: string | undefined, at: Date): boolean;
   revoked(issuer: string): RevokedEntry[];

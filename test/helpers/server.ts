@@ -29,10 +29,13 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1:0 in a fresh temp data folder (or `dataDir`). */
+/**
+ * Starts a server on 127.0.0.1:0 in a fresh temp data folder (or `dataDir`), its admin API on
+ * another free loopback port (`server.admin`: URL and token; `admin: false` turns it off).
+ */
 export async function testServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'pqscep-test-'));
-  const config = parseConfig({ port: 0, host: '127.0.0.1', challenge: CHALLENGE, logLevel: 'silent', ...overrides, dataDir });
+  const config = parseConfig({ port: 0, host: '127.0.0.1', challenge: CHALLENGE, logLevel: 'silent', adminPort: 0, ...overrides, dataDir });
   const server = await startServer(config, silentLog);
   // Inherit from the running server so live getters (env follows fleet switches) keep working.
   return Object.assign(Object.create(server) as RunningServer, {
