@@ -41,7 +41,10 @@ export function policyOf(p: Profile, registry: Registry, allowLegacy: boolean): 
   const digests = new Set([...p.digests, ...[...legacy].filter((n) => n === 'SHA-1')]);
   const ciphers = new Set([...p.ciphers.allowed, ...[...legacy].filter((n) => n !== 'SHA-1')]);
   const signatures = new Set([...p.signatures, ...registry.list('signature').filter((s) => s.legacy && s.digest && digests.has(s.digest)).map((s) => s.name)]);
-  return Object.freeze({ signatures, digests, ciphers, clientKeys: new Set(p.clientKeys), preferredCipher: p.ciphers.preferred });
+  return Object.freeze({
+    signatures, digests, ciphers, clientKeys: new Set(p.clientKeys), preferredCipher: p.ciphers.preferred,
+    preferredDigest: p.preferredDigest, sanTypes: new Set(p.certificate.sanTypes),
+  });
 }
 
 /** The profile a server runs without `--profile`: every registered algorithm, CA/RA from the flags. */
@@ -59,7 +62,7 @@ export function flagsProfile(config: ServerConfig): Profile {
     ciphers: { allowed: names('cipher') },
     digests: names('digest'),
     replyEnvelope: config.pqReplyEnvelope,
-    certificate: { validityDays: config.validityDays, extendedKeyUsage: config.extendedKeyUsage },
+    certificate: { validityDays: config.validityDays, extendedKeyUsage: config.extendedKeyUsage, sanTypes: ['DNS', 'IP', 'email', 'URI'] },
     challenge: { type: 'static' },
     approval: config.approval,
     legacy: [],

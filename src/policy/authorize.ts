@@ -28,6 +28,8 @@ export interface AuthorizeEnv {
   readonly registry: Registry;
   /** Key types a CSR may carry (the profile's clientKeys). */
   readonly clientKeys: ReadonlySet<string>;
+  /** SAN kinds a CSR may request (the profile's certificate.sanTypes); all when absent. */
+  readonly sanTypes?: ReadonlySet<string>;
   readonly cas: readonly CaIdentity[];
   readonly store: Store;
   readonly challenge: ChallengeValidator;
@@ -37,7 +39,7 @@ export interface AuthorizeEnv {
 export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<{ renewalOf: string | null } | Denial> {
   const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(input.csr.spki));
   if (!keyType || !env.clientKeys.has(keyType.name)) return { failInfo: 'badAlg', reason: `CSR key ${keyType?.name ?? 'of unknown type'} is not allowed` };
-  const names = nameProblem(input.csr);
+  const names = nameProblem(input.csr, env.sanTypes);
   if (names) return { failInfo: 'badRequest', reason: names };
 
   if (input.messageType === 'RenewalReq') {
@@ -63,10 +65,12 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * What we refuse to put in a certificate: an empty subject without SANs (RFC 5280 §4.1.2.6),
  * dNSNames that are not hostnames (RFC 5280 §4.2.1.6; NUL-prefix tricks), control characters.
  */
-function nameProblem(csr: CsrInfo): string | undefined {
+function nameProblem(csr: CsrInfo, sanTypes: ReadonlySet<string> | undefined): string | undefined {
   if (csr.subject.length === 0 && csr.sans.length === 0) return 'empty subject and no subjectAltName';
   for (const san of csr.sans) {
+    const kind = san.slice(0, san.indexOf(':'));
     const value = san.slice(san.indexOf(':') + 1);
+    if (sanTypes && !sanTypes.has(kind)) return `subjectAltName of kind ${kind} is not allowed by the profile (allowed: ${[...sanTypes].join(', ')})`;
     if (san.startsWith('DNS:') && (!DNS_NAME.test(value) || value.length > 253)) return `invalid dNSName ${JSON.stringify(value.slice(0, 80))}`;
     if (CONTROL.test(value) || value.length === 0) return `invalid subjectAltName ${JSON.stringify(san.slice(0, 80))}`;
   }

@@ -21,6 +21,9 @@ export const KEY_PURPOSES = Object.freeze({
   emailProtection: '1.3.6.1.5.5.7.3.4',
 } as const);
 
+/** Subject alternative name kinds, as the CSR parser names them ("DNS:x", "IP:x", ...). */
+export const SAN_TYPES = ['DNS', 'IP', 'email', 'URI'] as const;
+
 /** Legacy algorithms a profile must name explicitly to use (RFC 8894 §3.5.2: DES3, SHA-1). */
 export const LEGACY = ['DES-CBC', 'DES-EDE3-CBC', 'SHA-1'] as const;
 
@@ -39,10 +42,14 @@ export const ProfileSchema = z.strictObject({
   signatures: names,
   ciphers: z.strictObject({ allowed: names, preferred: z.string().min(1).optional() }),
   digests: names,
+  /** The digest of CertReps when no signature algorithm prescribes one (default: the request's). */
+  preferredDigest: z.string().min(1).optional(),
   replyEnvelope: z.enum(['require-kem', 'allow-classical']).default('require-kem'),
   certificate: z.strictObject({
     validityDays: z.number().int().min(1).max(3650).default(365),
     extendedKeyUsage: z.array(z.string().min(1)).default(['clientAuth']),
+    /** SAN kinds a CSR may request (RFC 5280 §4.2.1.6); a CSR asking for another is refused. */
+    sanTypes: z.array(z.enum(SAN_TYPES)).default([...SAN_TYPES]),
     crlDistributionPoint: z.url().optional(),
   }).prefault({}),
   challenge: z.strictObject({ type: z.enum(['static']) }).prefault({ type: 'static' }),
@@ -113,6 +120,7 @@ function checkAgainstRegistry(p: Profile, registry: Registry): void {
     ['ciphers.allowed', p.ciphers.allowed, all('cipher')],
     ['ciphers.preferred', p.ciphers.preferred ? [p.ciphers.preferred] : [], p.ciphers.allowed],
     ['digests', p.digests, all('digest')],
+    ['preferredDigest', p.preferredDigest ? [p.preferredDigest] : [], p.digests],
     ['certificate.extendedKeyUsage', p.certificate.extendedKeyUsage.filter((e) => !/^\d+(\.\d+)+$/.test(e)), purposes],
   ];
   const problems: string[] = [];

@@ -45,7 +45,7 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
   const csr = checkedCsr(v.envelope.content, env);
   const decision = await authorize(
     { messageType: request.messageType as 'PKCSReq' | 'RenewalReq', transactionId: request.transactionId, csr, signerCert: request.signerCert },
-    { registry: env.registry, clientKeys: env.policy.clientKeys, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
+    { registry: env.registry, clientKeys: env.policy.clientKeys, sanTypes: env.policy.sanTypes, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
   );
   if ('failInfo' in decision) throw new ScepError(decision.failInfo, decision.reason);
 

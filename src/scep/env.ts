@@ -37,6 +37,10 @@ export interface AlgorithmPolicy {
   readonly preferredCipher?: string;
   /** Key types a CSR may carry. */
   readonly clientKeys: ReadonlySet<string>;
+  /** The CertRep digest when no signature algorithm prescribes one (else the request's). */
+  readonly preferredDigest?: string;
+  /** SAN kinds a CSR may request ('DNS', 'IP', 'email', 'URI'); all when absent. */
+  readonly sanTypes?: ReadonlySet<string>;
 }
 
 /** Everything the registry enables (the policy of a server run without a profile). */

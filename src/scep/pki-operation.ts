@@ -97,7 +97,8 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
   }
   const ra = replySigner(env, quantumSafe);
   const signer = { certificate: ra.certificate, key: ra.key, certificates: signerChain(env, ra) };
-  const prescribed = replySignature(ra.certificate, env.registry).cmsDigest; // RFC 9882 §3: SHA-512 with ML-DSA
+  // RFC 9882 §3: ML-DSA prescribes SHA-512; otherwise the profile's preferred digest, else the request's.
+  const prescribed = replySignature(ra.certificate, env.registry).cmsDigest ?? env.policy.preferredDigest;
   const reply = await certRep(request, outcome.body, signer, prescribed ? env.registry.byName('digest', prescribed) : digest, env.registry);
   const record: TransactionRecord = {
     transactionId: request.transactionId,
