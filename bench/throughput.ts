@@ -11,17 +11,13 @@
  * Leaves out: HTTP (a separate load test), concurrency, the device key generation.
  * @module
  */
-import type { Certificate } from '@peculiar/asn1-x509';
-import { id_ce_keyUsage, KeyUsage, KeyUsageFlags } from '@peculiar/asn1-x509';
-import { certificateSignatureAlgorithm, extension, parseName, randomSerial, signCertificate } from '../src/ca/certificate.ts';
+import { certificateSignatureAlgorithm } from '../src/ca/certificate.ts';
 import { buildCsr, selfSignedSigner } from '../src/client/csr.ts';
-import { pickRecipient } from '../src/client/enroll.ts';
+import { pickRecipient, replyKey } from '../src/client/enroll.ts';
 import { getCaCerts, getCaps } from '../src/client/http.ts';
 import { buildPkiRequest, readCertRep, transactionIdFor, type BuiltRequest } from '../src/client/pki-request.ts';
 import type { Recipient } from '../src/cms/enveloped-data.ts';
 import { recipientKindFor } from '../src/cms/enveloped-data.ts';
-import { spkiOf } from '../src/cms/signed-data.ts';
-import type { Registry } from '../src/crypto/registry.ts';
 import type { PrivateKeyHandle } from '../src/crypto/types.ts';
 import { PQC_CA_IDENT } from '../src/scep/env.ts';
 import { pkiOperation } from '../src/scep/pki-operation.ts';
@@ -82,24 +78,6 @@ function timing(samples: readonly Sample[]): PhaseTiming {
   };
 }
 
-/**
- * NOTE: mirrors the private `replyKey` of src/client/enroll.ts (docs/pqc-scep.md §5): a fresh
- * KEM key of the RA's family (else ML-KEM-768) and a certificate for it signed by the request key.
- */
-async function replyKey(subject: string, signer: PrivateKeyHandle, recipient: Certificate, registry: Registry): Promise<Recipient> {
-  const raKem = registry.list('key').find((k) => k.usages.includes('encrypt') && k.quantumSafe && k.matches(spkiOf(recipient)));
-  const key = await (raKem ?? registry.byName('key', 'ml-kem-768')).generate();
-  const name = parseName(subject);
-  const now = Date.now();
-  const certificate = await signCertificate(
-    {
-      subject: name, issuer: name, spki: key.spki, serial: randomSerial(), notBefore: new Date(now - 60_000), notAfter: new Date(now + 7 * 86400_000),
-      extensions: [extension(id_ce_keyUsage, new KeyUsage(KeyUsageFlags.keyEncipherment), true)],
-    },
-    { key: signer, ...certificateSignatureAlgorithm(signer, registry) },
-  );
-  return { certificate, key };
-}
 
 interface Prepared {
   readonly request: BuiltRequest;

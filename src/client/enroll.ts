@@ -74,7 +74,7 @@ export function pickRecipient(certs: readonly Certificate[], registry?: Registry
  * a certificate for it signed by the signing key, which the server envelopes its reply to
  * (docs/pqc-scep.md §5).
  */
-async function replyKey(subject: string, signer: PrivateKeyHandle, recipient: Certificate, registry: Registry): Promise<{ certificate: Certificate; key: PrivateKeyHandle }> {
+export async function replyKey(subject: string, signer: PrivateKeyHandle, recipient: Certificate, registry: Registry): Promise<{ certificate: Certificate; key: PrivateKeyHandle }> {
   const raKem = registry.list('key').find((k) => k.usages.includes('encrypt') && k.quantumSafe && k.matches(spkiOf(recipient)));
   const key = await (raKem ?? registry.byName('key', 'ml-kem-768')).generate();
   const name = parseName(subject);
