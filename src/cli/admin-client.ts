@@ -5,7 +5,7 @@
  * Leaves out: retries (every call is one attempt), TLS settings beyond what fetch does.
  * @module
  */
-import type { AuditView, FleetAdmin, FleetView, ProfileView, RollbackView, SwitchRequest } from '../fleet/admin-ops.ts';
+import type { AuditView, CertificateView, FleetAdmin, FleetView, ProfileView, RollbackView, SwitchRequest } from '../fleet/admin-ops.ts';
 
 export function remoteAdmin(baseUrl: string, token: string): FleetAdmin {
   let base: URL;
@@ -58,5 +58,7 @@ export function remoteAdmin(baseUrl: string, token: string): FleetAdmin {
     dryRunText: (name, profile) => text(call('GET', fleet(name, 'dry-run'), { profile, format: 'text' })),
     profiles: () => json<ProfileView[]>(call('GET', 'profiles')),
     audit: (from) => json<AuditView[]>(call('GET', 'audit', { from })),
+    certificates: (f) => json<CertificateView[]>(call('GET', 'certificates', { fleet: f.fleet, alg: f.alg, expiringDays: f.expiringDays, revoked: f.revoked ? 1 : undefined })),
+    revoke: (serial, reason) => json<CertificateView>(call('POST', `certificates/${encodeURIComponent(serial)}/revoke`, {}, { reason })),
   };
 }

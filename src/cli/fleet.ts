@@ -34,7 +34,7 @@ const out = (text: string) => process.stdout.write(`${text.replace(/\n+$/, '')}\
 const json = (value: unknown) => out(JSON.stringify(value, null, 2));
 
 /** Runs `fn` against the admin API (`--admin`) or the data folder's store (`--data`). */
-async function withAdmin<T>(flags: TargetFlags, fn: (admin: FleetAdmin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(flags: TargetFlags, fn: (admin: FleetAdmin) => Promise<T>): Promise<T> {
   if (flags.admin !== undefined) {
     if (flags.data !== undefined) throw new Error('use either --data DIR or --admin URL, not both');
     if (flags.profiles !== undefined) throw new Error('--profiles applies to --data only; through --admin the server\'s profiles apply');
@@ -60,7 +60,7 @@ async function withAdmin<T>(flags: TargetFlags, fn: (admin: FleetAdmin) => Promi
 }
 
 /** `--expiring 30d` (any parseDuration text, or a plain number of days) as days. */
-function expiringDays(text: string | undefined): number {
+export function expiringDays(text: string | undefined): number {
   if (text === undefined) return 30;
   return /^\d+$/.test(text.trim()) ? Number(text) : parseDuration(text) / 86_400_000;
 }

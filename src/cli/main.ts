@@ -1,6 +1,6 @@
 /**
  * The `pqscep` command line (commander): serve, enroll, renew, caps, algorithms, profile,
- * fleet, audit. Any error ends the process with exit code 1 and one line saying why, never a
+ * fleet, audit, cert. Any error ends the process with exit code 1 and one line saying why, never a
  * stack trace; commander's own usage errors get the same `pqscep: ` form.
  * @module
  */
@@ -9,6 +9,7 @@ import { capsCommand, enrollCommand, renewCommand, type EnrollFlags } from './en
 import { serve } from './serve.ts';
 import { algorithmsCommand } from './algorithms.ts';
 import { auditList, auditVerify, fleetCreate, fleetDryRun, fleetList, fleetRollback, fleetSetProfile, fleetStatus } from './fleet.ts';
+import { certList, certRevoke } from './cert.ts';
 import { profileList, profileShow, profileValidate } from './profile.ts';
 
 // Set before any subcommand is defined: subcommands copy these settings.
@@ -119,6 +120,18 @@ target(audit.command('list').description('print the audit log'))
   .action(run(auditList));
 target(audit.command('verify').description('recompute the hash chain; exit 1 at the first bad record'))
   .action(run(auditVerify));
+
+const cert = program.command('cert').description('issued certificates: inventory and revocation');
+target(cert.command('list').description('list issued certificates'))
+  .option('--fleet <fleet>', 'only this fleet\'s certificates')
+  .option('--alg <alg>', 'only this key algorithm, e.g. ml-dsa-65')
+  .option('--expiring <duration>', 'only valid certificates expiring within this window, e.g. 30d')
+  .option('--revoked', 'only revoked certificates')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+  .action(run(certList));
+target(cert.command('revoke <serial>').description('revoke a certificate; its CA\'s CRL lists it at once'))
+  .option('--reason <reason>', 'RFC 5280 §5.3.1 reason, e.g. keyCompromise, superseded, cessationOfOperation (default unspecified)')
+  .action(run(certRevoke));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

@@ -1,18 +1,19 @@
 /**
  * The fleet administration surface, transport-neutral: list, create, set-profile, rollback,
- * status, dry-run, profiles and the audit log, as JSON-ready values. The admin API
+ * status, dry-run, profiles, the audit log, and the certificate inventory and revocation
+ * (RFC 5280 §5.3.1 reasons), as JSON-ready values. The admin API
  * (src/http/admin.ts) serves `localAdmin` over HTTP; the CLI (`pqscep fleet ... --data DIR`)
  * calls `localAdmin` on the database directly, or `--admin URL` reaches the same methods through
  * the API (src/cli/admin-client.ts). Every value leaves here in its JSON form, so both paths
  * print byte-identical output.
  *
- * Errors carry a kind: {@link FleetNotFound} (HTTP 404), {@link FleetInputError} (400), any
- * other {@link FleetError} (409). Their messages are the one line the CLI prints.
+ * Errors carry a kind: {@link FleetNotFound} (HTTP 404; also an unknown certificate serial),
+ * {@link FleetInputError} (400), any other {@link FleetError} (409, e.g. already revoked). Their messages are the one line the CLI prints.
  * Leaves out: authentication (the HTTP layer's), formatting for people (src/cli/fleet.ts).
  * @module
  */
 import type { Profile } from '../policy/profile.ts';
-import type { AuditRecord, FleetRecord } from '../store/store.ts';
+import type { AuditRecord, CertificateRecord, FleetRecord } from '../store/store.ts';
 import { dryRun, formatDryRun } from './dry-run.ts';
 import { createFleet, FleetError, parseDuration, rollback, setProfile, settle, type FleetContext } from './fleet-ops.ts';
 import { fleetStatus, formatStatus } from './status.ts';
@@ -64,7 +65,47 @@ export interface FleetAdmin {
   profiles(): Promise<ProfileView[]>;
   /** The audit log from seq `from` (default 1). */
   audit(from?: number): Promise<AuditView[]>;
+  /** Issued certificates matching `filter`, oldest first. */
+  certificates(filter: CertificateFilter): Promise<CertificateView[]>;
+  /** Revokes one certificate (see {@link revokeCertificate}). */
+  revoke(serial: string, reason: string): Promise<CertificateView>;
 }
+
+/** Which certificates `certificates` lists; every field narrows the list. */
+export interface CertificateFilter {
+  readonly fleet?: string;
+  /** Key algorithm of the subject key, e.g. 'ml-dsa-65' (case-insensitive). */
+  readonly alg?: string;
+  /** Only certificates still valid whose notAfter falls within this many days from now. */
+  readonly expiringDays?: number;
+  /** Only revoked certificates. */
+  readonly revoked?: boolean;
+}
+
+/** A certificate in the inventory, in JSON form. `status` adds 'expired' to the stored states. */
+export interface CertificateView {
+  /** Lowercase hex, as the store keys it (serialHex). */
+  readonly serial: string;
+  readonly subject: string;
+  /** Key algorithm of the subject key, e.g. 'rsa-2048', 'ml-dsa-65'. */
+  readonly algorithm: string;
+  readonly fleet: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly status: 'valid' | 'revoked' | 'expired';
+  readonly revokedAt?: string;
+  readonly reason?: string;
+}
+
+/**
+ * RFC 5280 §5.3.1 CRLReason names accepted for a revocation. 'removeFromCRL' (value 8) is left
+ * out: it un-does a hold in delta CRLs and is not a reason to revoke.
+ */
+export const REVOCATION_REASONS = Object.freeze([
+  'unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded',
+  'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise',
+] as const);
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /** The JSON form of a value: what JSON.parse gives back after the value crossed HTTP. */
 const wire = <T>(value: unknown): T => JSON.parse(JSON.stringify(value)) as T;
@@ -98,6 +139,53 @@ export function parseOverlap(text: string | undefined): number | undefined {
   } catch (err) {
     throw err instanceof FleetError ? new FleetInputError(err.message) : err;
   }
+}
+
+/** A serial as people write it (`0A:1B`, `0x0a1b`, upper case) in the store's form (serialHex). */
+export function normalizeSerial(text: string): string {
+  const hex = text.trim().toLowerCase().replace(/^0x/, '').replace(/[:\s]/g, '');
+  if (!/^[0-9a-f]{1,128}$/.test(hex)) throw new FleetInputError(`invalid serial ${JSON.stringify(text.slice(0, 80))}: use the hex serial that pqscep cert list prints`);
+  // serialHex form: whole octets, leading zero octets stripped ('00' for zero).
+  return (hex.length % 2 ? `0${hex}` : hex).replace(/^(00)+(?=..)/, '');
+}
+
+function certificateView(c: CertificateRecord, now: Date): CertificateView {
+  const status = c.status === 'revoked' ? 'revoked' : c.notAfter < now ? 'expired' : 'valid';
+  return wire<CertificateView>({
+    serial: c.serial, subject: c.subject, algorithm: c.keyAlgorithm, fleet: c.fleet,
+    notBefore: c.notBefore, notAfter: c.notAfter, status, revokedAt: c.revokedAt, reason: c.revocationReason,
+  });
+}
+
+/** The inventory: certificates matching `filter`, as JSON-ready rows. */
+export function listCertificates(ctx: FleetContext, filter: CertificateFilter, now = new Date()): CertificateView[] {
+  if (filter.fleet !== undefined) requireFleet(ctx, filter.fleet);
+  const days = filter.expiringDays;
+  if (days !== undefined && !(days >= 0 && days <= 36_500)) throw new FleetInputError(`invalid expiring window ${days}: use 0 to 36500 days`);
+  const alg = filter.alg?.toLowerCase();
+  const until = days === undefined ? undefined : now.getTime() + days * 86_400_000;
+  return ctx.store.listCertificates({ fleet: filter.fleet, status: filter.revoked ? 'revoked' : undefined })
+    .filter((c) => alg === undefined || c.keyAlgorithm.toLowerCase() === alg)
+    .filter((c) => until === undefined || (c.status === 'valid' && c.notAfter >= now && c.notAfter.getTime() <= until))
+    .map((c) => certificateView(c, now));
+}
+
+/**
+ * Revokes the certificate `serial` for `reason` (an RFC 5280 §5.3.1 name) and audits it as
+ * 'certificate.revoke'. The next CRL of its CA lists it (src/scep/queries.ts rebuilds the CRL
+ * when the revoked set changes), and a RenewalReq signed by it is refused from now on.
+ */
+export function revokeCertificate(ctx: FleetContext, serial: string, reason: string, actor: string, now = new Date()): CertificateView {
+  if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
+    throw new FleetInputError(`invalid reason ${JSON.stringify(reason.slice(0, 64))}: use one of ${REVOCATION_REASONS.join(', ')} (RFC 5280 §5.3.1)`);
+  }
+  const key = normalizeSerial(serial);
+  const record = ctx.store.certificate(key);
+  if (!record) throw new FleetNotFound(`no certificate with serial ${key}; see pqscep cert list`);
+  if (record.status === 'revoked') throw new FleetError(`certificate ${key} is already revoked (${record.revocationReason ?? 'unspecified'}, ${record.revokedAt?.toISOString() ?? 'unknown time'})`);
+  if (!ctx.store.revoke(key, reason, now)) throw new FleetError(`certificate ${key} could not be revoked (revoked meanwhile?)`);
+  ctx.store.appendAudit({ actor, action: 'certificate.revoke', subject: key, details: { serial: key, reason, fleet: record.fleet, subjectDn: record.subject } });
+  return certificateView(ctx.store.certificate(key)!, now);
 }
 
 /** The same message as fleet-ops.ts gives, with a kind the HTTP layer maps to 404. */
@@ -159,5 +247,7 @@ export function localAdmin(ctx: FleetContext, actor: string, o: LocalOptions = {
       if (!Number.isSafeInteger(from) || from < 1) throw new FleetInputError(`invalid audit position ${from}: use a sequence number from 1`);
       return wire<AuditView[]>(ctx.store.audit(from));
     },
+    certificates: async (filter) => listCertificates(ctx, filter),
+    revoke: async (serial, reason) => changed(revokeCertificate(ctx, serial, reason, actor)),
   };
 }

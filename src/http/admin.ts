@@ -11,9 +11,11 @@
  *   GET  /fleets/:name/dry-run?profile=P          (format=text: as the CLI prints it)
  *   GET  /profiles
  *   GET  /audit?from=N
+ *   GET  /certificates?fleet=F&alg=A&expiringDays=30&revoked=1   inventory
+ *   POST /certificates/:serial/revoke {reason}                  RFC 5280 §5.3.1 reason name
  *
  * Errors are one JSON line, `{"error": "..."}`: 401 without the token, 400 for a malformed
- * request, 404 for an unknown fleet, 409 for a refused operation, 500 (logged, never a stack).
+ * request, 404 for an unknown fleet or serial, 409 for a refused operation, 500 (logged, never a stack).
  * Changes are recorded with actor `admin-api@<remote address>` and applied (`afterChange`)
  * before the response is sent. Leaves out: TLS (bind to loopback, or put a proxy in front), CORS.
  * @module
@@ -97,6 +99,15 @@ const numberParam = (ctx: Context, name: string, fallback: number): number => {
 const CreateBody = z.strictObject({ name: z.string(), profile: z.string() });
 const SwitchBody = z.strictObject({ profile: z.string(), at: z.string().optional(), overlap: z.string().optional() });
 const RollbackBody = z.strictObject({ overlap: z.string().optional() });
+const RevokeBody = z.strictObject({ reason: z.string().default('unspecified') });
+
+/** `revoked=1|true|0|false` (absent: false). */
+function flagParam(ctx: Context, name: string): boolean {
+  const text = query(ctx, name);
+  if (text === undefined || text === '0' || text === 'false') return false;
+  if (text === '1' || text === 'true' || text === '') return true;
+  throw new AdminHttpError(400, `${name} must be 1 or 0 (got ${JSON.stringify(text.slice(0, 32))})`);
+}
 
 /** Plain text when `format=text`, else JSON. */
 async function answer(ctx: Context, json: () => Promise<unknown>, text: () => Promise<string>): Promise<void> {
@@ -134,6 +145,13 @@ function adminRouter(admin: (ctx: Context) => FleetAdmin): Router {
   });
   r.get('/profiles', async (ctx) => void (ctx.body = await admin(ctx).profiles()));
   r.get('/audit', async (ctx) => void (ctx.body = await admin(ctx).audit(numberParam(ctx, 'from', 1))));
+  r.get('/certificates', async (ctx) => {
+    const days = query(ctx, 'expiringDays') === undefined ? undefined : numberParam(ctx, 'expiringDays', 0);
+    ctx.body = await admin(ctx).certificates({ fleet: query(ctx, 'fleet'), alg: query(ctx, 'alg'), expiringDays: days, revoked: flagParam(ctx, 'revoked') });
+  });
+  r.post('/certificates/:serial/revoke', async (ctx) => {
+    ctx.body = await admin(ctx).revoke(ctx.params.serial, (await body(ctx, RevokeBody)).reason);
+  });
   return r;
 }
 

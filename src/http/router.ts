@@ -2,11 +2,14 @@
  * RFC 8894 §4.1 HTTP binding on Koa: GET and POST on `/scep` and `/cgi-bin/pkiclient.exe`
  * (plus `/scep/<fleet>` routes for named fleets), `operation` query parameter. Decodes the
  * transport, calls the transport-neutral dispatcher and writes its answer; `ctx` stops here.
+ * Also publishes each fleet's CRL at `GET /crl/<fleet>.crl` (DER, application/pkix-crl,
+ * RFC 5280 §4.2.1.13 / RFC 2585 §4.2): the URL a profile's certificate.crlDistributionPoint names.
  * @module
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { dispatch, type ScepResponse } from '../scep/operations.ts';
+import { currentCrlDer } from '../scep/queries.ts';
 import type { ScepEnv } from '../scep/env.ts';
 import { ProtocolError } from '../scep/errors.ts';
 import { decodeBase64Message, postedMessage, queryParam, readBody } from './request.ts';
@@ -45,6 +48,14 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
     router.get(path, (ctx) => handle(ctx, ctx.params.fleet));
     router.post(path, (ctx) => handle(ctx, ctx.params.fleet));
   }
+  router.get('/crl/:file', async (ctx) => {
+    const fleet = /^(.+)\.crl$/.exec(ctx.params.file)?.[1];
+    const env = fleet === undefined ? undefined : environment(fleet);
+    if (!env) throw new ProtocolError(404, `no CRL named ${JSON.stringify(ctx.params.file.slice(0, 64))}; use /crl/<fleet>.crl`);
+    // RFC 2585 §4.2: application/pkix-crl; the cached CRL changes with every revocation.
+    send(ctx, { contentType: 'application/pkix-crl', body: await currentCrlDer(env) });
+    ctx.set('Cache-Control', 'no-cache');
+  });
   return router;
 }
 

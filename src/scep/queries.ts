@@ -62,3 +62,11 @@ export async function currentCrl(ca: CaIdentity, env: ScepEnv, now = new Date())
   crlCache.set(ca.fingerprint, { key, crl, refreshAt: now.getTime() + lifetime / 2 });
   return crl;
 }
+
+/**
+ * The DER CRL of `env`'s current CA, as published over HTTP (`GET /crl/<fleet>.crl`, RFC 5280
+ * §4.2.1.13 distribution point). The same cached CRL GetCRL answers with.
+ */
+export async function currentCrlDer(env: ScepEnv, now = new Date()): Promise<Uint8Array> {
+  return serialize(await currentCrl(env.ca, env, now));
+}
