@@ -9,42 +9,17 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, baseEnv, freePort, pqscep, type CliResult } from './helpers/cli.ts';
 import { parseSignedData } from '../src/cms/signed-data.ts';
 import { readString } from '../src/scep/attributes.ts';
 import { MessageType, PkiStatus, ScepOid } from '../src/scep/message.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'pqscep.js');
 const exec = promisify(execFile);
 const CHALLENGE = 'cli-challenge-0123';
-
-/** The caller's environment without PQSCEP_* settings, so only what a test sets applies. */
-const baseEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `pqscep ...args` to completion; never rejects on a non-zero exit. Killed (SIGTERM) after
- * `timeoutMs`, so a `serve` that should have refused to start cannot hang the run.
- */
-function pqscep(args: string[], env: NodeJS.ProcessEnv = baseEnv(), timeoutMs = 45_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
@@ -55,14 +30,6 @@ function expectOneLineError(r: CliResult): string {
   expect(r.stderr).toMatch(/^pqscep: \S/);
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   return r.stderr.slice('pqscep: '.length).trim();
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 interface Served {

@@ -16,11 +16,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, it } from 'vitest';
+import { freePort } from './helpers/cli.ts';
 import { hasReferenceNode, REFERENCE_NODE, referenceMissingReason } from './helpers/openssl35.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -83,14 +83,6 @@ function run(file: string, args: readonly string[], timeoutMs = 90_000): Promise
 }
 
 const pqscep = (runtime: Runtime, args: readonly string[]) => run(COMMAND[runtime].file, [...COMMAND[runtime].args, ...args]);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 interface Served {
   readonly url: string;

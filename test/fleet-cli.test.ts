@@ -7,36 +7,16 @@
  * one-line errors (exit 1) for every mistake, and audit verify on an intact and a tampered log.
  * Leaves out: the admin API's own HTTP surface (admin-api.test.ts).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, baseEnv, freePort, pqscep } from './helpers/cli.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'pqscep.js');
 const TOKEN = 'fleet-cli-token-0123456789abcdef';
-
-const baseEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function pqscep(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: 45_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Exit 0; returns stdout. */
 async function ok(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
@@ -53,14 +33,6 @@ async function fails(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   expect(r.stderr).toMatch(/^pqscep: \S/);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   return r.stderr.slice('pqscep: '.length).trim();
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 const children: ChildProcess[] = [];

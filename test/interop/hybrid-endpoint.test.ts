@@ -15,11 +15,9 @@
  * verification of the post-quantum messages (openssl35-pqc.test.ts).
  */
 import { X509Certificate } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { EnvelopedData } from '@peculiar/asn1-cms';
 import type { Certificate } from '@peculiar/asn1-x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,27 +29,15 @@ import { kemRecipientInfo } from '../../src/cms/kem-recipient-info.ts';
 import { id_envelopedData } from '../../src/cms/oids.ts';
 import { identifies, parseContentInfo, parseSignedData, spkiAlgorithmOid, spkiOf } from '../../src/cms/signed-data.ts';
 import { CHALLENGE, clientRegistry, testServer, type TestServer, caDir } from '../helpers/server.ts';
-import { hasScepclient, hasStrongswan, scepclientEnroll, strongswanEnroll, type RunResult } from './clients.ts';
+import { hasScepclient, hasStrongswan, scepclientEnroll, strongswanEnroll } from './clients.ts';
+import { expectExit, expectIssuedTo } from './expect.ts';
 
-const exec = promisify(execFile);
 const TIMEOUT_MS = 30_000;
 const id_alg_ml_kem_768 = '2.16.840.1.101.3.4.4.2';
 const rsaEncryption = '1.2.840.113549.1.1.1';
 
 const keyOid = (c: Certificate) => spkiAlgorithmOid(spkiOf(c));
 const pemDer = (path: string) => fromPem(readFileSync(path, 'utf8'))[0]!.der;
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, `timed out: ${r.command.join(' ')}`).toBe(false);
-  expect(r.code, `${r.command.join(' ')}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(code);
-}
-
-/** `openssl verify` against the server's CA, and the certificate holds the client's key. */
-async function expectIssuedTo(server: TestServer, certPath: string, keyPath: string): Promise<void> {
-  const openssl = async (...args: string[]) => (await exec('openssl', args, { encoding: 'utf8' })).stdout;
-  expect((await openssl('verify', '-CAfile', join(server.dataDir, 'ca.pem'), certPath)).trim()).toBe(`${certPath}: OK`);
-  expect(await openssl('x509', '-pubkey', '-noout', '-in', certPath)).toBe(await openssl('pkey', '-pubout', '-in', keyPath));
-}
 
 describe('hybrid endpoint: RSA CA, RSA + ML-KEM-768 RAs, one URL for classical and post-quantum clients', () => {
   let server: TestServer;

@@ -8,37 +8,15 @@
  * ca.pem) and holds the client's public key.
  * Leaves out: scepclient's GET path and PENDING (it re-sends every 30 s, forever).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHALLENGE, testServer, type TestServer } from '../helpers/server.ts';
-import { hasScepclient, scepclientEnroll, scepclientRenew, type ScepclientResult } from './clients.ts';
+import { hasScepclient, scepclientEnroll, scepclientRenew } from './clients.ts';
+import { expectExit, expectIssuedTo, openssl } from './expect.ts';
 
-const exec = promisify(execFile);
 const TIMEOUT_MS = 30_000;
-
-async function openssl(...args: string[]): Promise<string> {
-  const { stdout } = await exec('openssl', args, { encoding: 'utf8' });
-  return stdout;
-}
-
-/** Fails with the client's own output, so a red test says what scepclient printed. */
-function expectExit(r: ScepclientResult, code: number): void {
-  expect(r.timedOut, `scepclient timed out: ${r.command.join(' ')}`).toBe(false);
-  expect(r.code, `${r.command.join(' ')}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(code);
-}
-
-/** `openssl verify` against the server's CA, and the certificate's key equals the client's key. */
-async function expectIssuedTo(server: TestServer, certPath: string, keyPath: string): Promise<void> {
-  expect((await openssl('verify', '-CAfile', join(server.dataDir, 'ca.pem'), certPath)).trim()).toBe(`${certPath}: OK`);
-  const certKey = await openssl('x509', '-pubkey', '-noout', '-in', certPath);
-  const clientKey = await openssl('pkey', '-pubout', '-in', keyPath);
-  expect(certKey).toContain('-----BEGIN PUBLIC KEY-----');
-  expect(certKey).toBe(clientKey);
-}
 
 const serialOf = async (certPath: string) => (await openssl('x509', '-serial', '-noout', '-in', certPath)).trim();
 

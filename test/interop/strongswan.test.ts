@@ -10,36 +10,15 @@
  * Leaves out: PENDING / CertPoll (covered by the protocol tests), strongSwan's GET path
  * (unreachable in 5.9.8, see test/vectors/interop/README.md).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHALLENGE, testServer, type TestServer, caDir } from '../helpers/server.ts';
-import { hasStrongswan, strongswanEnroll, strongswanGetCA, strongswanRenew, type RunResult } from './clients.ts';
+import { hasStrongswan, strongswanEnroll, strongswanGetCA, strongswanRenew } from './clients.ts';
+import { expectExit, expectIssuedTo, openssl } from './expect.ts';
 
-const exec = promisify(execFile);
 const TIMEOUT_MS = 30_000;
-
-async function openssl(...args: string[]): Promise<string> {
-  const { stdout } = await exec('openssl', args, { encoding: 'utf8' });
-  return stdout;
-}
-
-function expectExit(r: RunResult, code: number): void {
-  expect(r.timedOut, `pki timed out: ${r.command.join(' ')}`).toBe(false);
-  expect(r.code, `${r.command.join(' ')}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(code);
-}
-
-/** `openssl verify` against the server's CA, and the certificate's key equals `keyPath`'s. */
-async function expectIssuedTo(server: TestServer, certPath: string, keyPath: string): Promise<void> {
-  expect((await openssl('verify', '-CAfile', join(server.dataDir, 'ca.pem'), certPath)).trim()).toBe(`${certPath}: OK`);
-  const certKey = await openssl('x509', '-pubkey', '-noout', '-in', certPath);
-  const clientKey = await openssl('pkey', '-pubout', '-in', keyPath);
-  expect(certKey).toContain('-----BEGIN PUBLIC KEY-----');
-  expect(certKey).toBe(clientKey);
-}
 
 const fingerprint = async (certPath: string) => (await openssl('x509', '-fingerprint', '-sha256', '-noout', '-in', certPath)).trim();
 const serialOf = async (certPath: string) => (await openssl('x509', '-serial', '-noout', '-in', certPath)).trim();

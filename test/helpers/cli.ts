@@ -1,0 +1,42 @@
+/**
+ * Fixtures for tests that run the `pqscep` command as a user would (no assertions): the bin
+ * path, an environment without PQSCEP_* settings, a runner that never rejects, a free port.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'pqscep.js');
+
+/** The caller's environment without PQSCEP_* settings, so only what a test sets applies. */
+export const baseEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `pqscep ...args` to completion; never rejects on a non-zero exit. Killed (SIGTERM) after
+ * `timeoutMs`, so a `serve` that should have refused to start cannot hang the run.
+ */
+export function pqscep(args: string[], env: NodeJS.ProcessEnv = baseEnv(), timeoutMs = 45_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
