@@ -25,7 +25,6 @@ import { setPqBackend } from './crypto/backend.ts';
 import type { Registry } from './crypto/registry.ts';
 import type { KeyType } from './crypto/types.ts';
 import { createRegistry } from './crypto/registry.ts';
-import { staticChallenge } from './policy/challenge.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 
@@ -157,7 +156,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateSecret(join(config.dataDir, 'challenge.txt'), 12);
   const fleets = new FleetManager(
-    { dataDir: config.dataDir, store, log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
+    { dataDir: config.dataDir, store, log, staticSecret: challenge, allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
     profiles,
     (envs) => publishCaCertificate(config.dataDir, envs.get('default')),
   );

@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 import { CaCache, fleetEnv, type FleetServices } from '../src/fleet/fleet-env.ts';
-import { staticChallenge } from '../src/policy/challenge.ts';
 import { loadProfiles, parseProfile, ProfileError, type Profile } from '../src/policy/profile.ts';
 import { capabilities } from '../src/scep/capabilities.ts';
 import type { ScepEnv } from '../src/scep/env.ts';
@@ -52,7 +51,7 @@ describe('the shipped profiles', () => {
   const store = openSqliteStore(':memory:');
   beforeAll(async () => {
     const dataDir = join(work, 'data');
-    const services: FleetServices = { dataDir, store, log: silentLog, challenge: staticChallenge('x'), allowLegacy: false, crlValidityHours: 24 };
+    const services: FleetServices = { dataDir, store, log: silentLog, staticSecret: 'x', allowLegacy: false, crlValidityHours: 24 };
     const cas = new CaCache(dataDir);
     // One after the other: profiles sharing a CA key type share its folder (data/ca/<key type>/).
     for (const p of profiles.values()) envs.set(p.name, await fleetEnv(p.name, p, services, cas, { previous: [] }));

@@ -11,7 +11,7 @@ import { ALGORITHMS } from '../../algorithms/index.ts';
 import { loadOrCreateCa, type CaFiles } from '../ca/bootstrap.ts';
 import type { ServerConfig } from '../config.ts';
 import { createRegistry, type Registry } from '../crypto/registry.ts';
-import type { ChallengeValidator } from '../policy/challenge.ts';
+import { challengeValidatorFor } from '../policy/validators.ts';
 import { extendedKeyUsageOids, LEGACY, type Profile } from '../policy/profile.ts';
 import type { AlgorithmPolicy, Logger, ScepEnv } from '../scep/env.ts';
 import type { Store } from '../store/store.ts';
@@ -20,7 +20,8 @@ export interface FleetServices {
   readonly dataDir: string;
   readonly store: Store;
   readonly log: Logger;
-  readonly challenge: ChallengeValidator;
+  /** The server's static challenge (`--challenge` or data/challenge.txt), each fleet's until rotated. */
+  readonly staticSecret: string;
   /** `--allow-legacy`: DES, 3DES and SHA-1 for every fleet. */
   readonly allowLegacy: boolean;
   readonly crlValidityHours: number;
@@ -63,7 +64,8 @@ export function flagsProfile(config: ServerConfig): Profile {
     digests: names('digest'),
     replyEnvelope: config.pqReplyEnvelope,
     certificate: { validityDays: config.validityDays, extendedKeyUsage: config.extendedKeyUsage, sanTypes: ['DNS', 'IP', 'email', 'URI'] },
-    challenge: { type: 'static' },
+    challenge: { validators: ['static', 'one-time'], combine: 'any' },
+    renewal: { rekey: 'allowed', revokeOnReplace: false },
     approval: config.approval,
     legacy: [],
   };
@@ -117,7 +119,8 @@ export async function fleetEnv(fleet: string, profile: Profile, services: FleetS
     previousCas,
     previousRas,
     store: services.store,
-    challenge: services.challenge,
+    challenge: challengeValidatorFor(profile, fleet, { store: services.store, staticSecret: services.staticSecret, log: services.log }),
+    renewal: profile.renewal,
     issuance: { validityDays: profile.certificate.validityDays, extendedKeyUsage: extendedKeyUsageOids(profile), crlDistributionPoint: profile.certificate.crlDistributionPoint },
     approval: profile.approval,
     pqReplyEnvelope: profile.replyEnvelope,

@@ -1,11 +1,14 @@
 /**
- * Who may enroll (RFC 8894 §2.3, §3.3.1): a PKCSReq needs a valid challenge password; a
- * RenewalReq signed by a certificate this CA issued that is unexpired and not revoked needs
- * none (a RenewalReq without such a certificate falls back to the challenge). Also the client
- * key policy: the CSR key must be of a registered key type that can sign.
- * Leaves out: one-time/webhook validators and approval (behind ChallengeValidator and ScepEnv).
+ * Who may enroll (RFC 8894 §2.3, §3.3.1): a renewal — a RenewalReq, or a PKCSReq (§3.3.1.2
+ * allows either), signed by a certificate this CA issued that is unexpired and not revoked, for
+ * the same subject — needs no challenge but must pass the fleet's renewal rules (window, re-key,
+ * active certificates per subject); anything else needs the fleet's challenge validators
+ * (validators.ts). Also the client key policy (a registered key type that can sign) and the
+ * names we refuse to certify.
+ * Leaves out: manual approval (enroll.ts parks the request), the audit records (pki-operation.ts).
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { Certificate } from '@peculiar/asn1-x509';
 import type { CaIdentity } from '../ca/issuer.ts';
 import type { CsrInfo } from '../ca/csr.ts';
@@ -16,6 +19,26 @@ import type { Store } from '../store/store.ts';
 import type { ChallengeValidator } from './challenge.ts';
 
 export type Denial = { readonly failInfo: 'badRequest' | 'badAlg'; readonly reason: string };
+
+/** A profile's `renewal` section. */
+export interface RenewalPolicy {
+  readonly windowDays?: number;
+  readonly rekey: 'allowed' | 'required' | 'forbidden';
+  readonly maxActivePerSubject?: number;
+  readonly revokeOnReplace: boolean;
+}
+
+/** Why the request may go ahead. */
+export interface Authorization {
+  /** The serial of the certificate being renewed, or null for a challenge-authorised request. */
+  readonly renewalOf: string | null;
+  /** What authorised it: 'renewal', or the validators that allowed ('static', 'one-time', 'webhook'). */
+  readonly by: string;
+  /** The one-time challenge used (its id, never the challenge). */
+  readonly challengeId?: string;
+  /** Revoke this serial when the new certificate is issued (revoke-on-replace). */
+  readonly replaces?: string;
+}
 
 export interface AuthorizeInput {
   readonly messageType: 'PKCSReq' | 'RenewalReq';
@@ -33,26 +56,67 @@ export interface AuthorizeEnv {
   readonly cas: readonly CaIdentity[];
   readonly store: Store;
   readonly challenge: ChallengeValidator;
+  readonly fleet: string;
+  readonly renewal?: RenewalPolicy;
 }
 
-/** Resolves to the renewed certificate's serial (renewals), null (challenge), or a Denial. */
-export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<{ renewalOf: string | null } | Denial> {
-  const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(input.csr.spki));
-  if (!keyType || !env.clientKeys.has(keyType.name)) return { failInfo: 'badAlg', reason: `CSR key ${keyType?.name ?? 'of unknown type'} is not allowed` };
-  const names = nameProblem(input.csr, env.sanTypes);
-  if (names) return { failInfo: 'badRequest', reason: names };
+const DAY = 86_400_000;
+const deny = (reason: string): Denial => ({ failInfo: 'badRequest', reason });
 
-  if (input.messageType === 'RenewalReq') {
-    const serial = issuedByUs(input.signerCert, env, now);
-    if (serial) return { renewalOf: serial };
+export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<Authorization | Denial> {
+  const { csr } = input;
+  const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(csr.spki));
+  if (!keyType || !env.clientKeys.has(keyType.name)) return { failInfo: 'badAlg', reason: `CSR key ${keyType?.name ?? 'of unknown type'} is not allowed` };
+  const names = nameProblem(csr, env.sanTypes);
+  if (names) return deny(names);
+
+  const policy = env.renewal ?? { rekey: 'allowed', revokeOnReplace: false };
+  const renewed = renewalOf(input, env, now);
+  if (renewed) {
+    const problem = renewalProblem(renewed, csr, policy, now);
+    if (problem) return deny(problem);
   }
-  const ok = await env.challenge.validate(input.csr.challengePassword, {
+  const replaces = renewed && policy.revokeOnReplace ? renewed.serial : undefined;
+  if (policy.maxActivePerSubject !== undefined) {
+    const active = env.store.activeCertificates(env.fleet, csr.subjectString, now).filter((c) => c.serial !== replaces);
+    if (active.length >= policy.maxActivePerSubject)
+      return deny(`subject ${JSON.stringify(csr.subjectString)} already holds ${active.length} valid certificate(s) in fleet ${env.fleet} (renewal.maxActivePerSubject ${policy.maxActivePerSubject}); revoke one first`);
+  }
+  if (renewed) return { renewalOf: renewed.serial, by: 'renewal', ...(replaces && { replaces }) };
+
+  const result = await env.challenge.validate(csr.challengePassword, {
+    fleet: env.fleet,
     transactionId: input.transactionId,
-    subject: input.csr.subjectString,
-    sans: input.csr.sans,
+    messageType: input.messageType,
+    subject: csr.subjectString,
+    sans: csr.sans,
+    keyAlgorithm: keyType.name,
+    keyHash: createHash('sha256').update(csr.spki).digest('hex'),
+    csr: csr.der,
   });
-  if (!ok) return { failInfo: 'badRequest', reason: input.csr.challengePassword === undefined ? 'no challenge password' : 'wrong challenge password' };
-  return { renewalOf: null };
+  if (!result.ok) return deny(result.reason);
+  return { renewalOf: null, by: result.by, ...(result.challengeId && { challengeId: result.challengeId }) };
+}
+
+/** The certificate a request renews: signed by a certificate we issued, for the same subject. */
+function renewalOf(input: AuthorizeInput, env: AuthorizeEnv, now: Date): { serial: string; cert: Certificate } | undefined {
+  const serial = issuedByUs(input.signerCert, env, now);
+  if (!serial) return undefined;
+  // A request for another subject is a new enrollment by a known device: it needs a challenge.
+  if (!equalBytes(serialize(input.signerCert.tbsCertificate.subject), serialize(input.csr.subject))) return undefined;
+  return { serial, cert: input.signerCert };
+}
+
+function renewalProblem(old: { serial: string; cert: Certificate }, csr: CsrInfo, p: RenewalPolicy, now: Date): string | undefined {
+  const notAfter = old.cert.tbsCertificate.validity.notAfter.getTime();
+  if (p.windowDays !== undefined && now.getTime() < notAfter.getTime() - p.windowDays * DAY) {
+    const opens = new Date(notAfter.getTime() - p.windowDays * DAY).toISOString();
+    return `renewal of ${old.serial} is too early: the renewal window (${p.windowDays} days before notAfter ${notAfter.toISOString()}) opens at ${opens}`;
+  }
+  const sameKey = equalBytes(serialize(old.cert.tbsCertificate.subjectPublicKeyInfo), csr.spki);
+  if (p.rekey === 'required' && sameKey) return `renewal of ${old.serial} must use a new key (renewal.rekey required)`;
+  if (p.rekey === 'forbidden' && !sameKey) return `renewal of ${old.serial} must keep its key (renewal.rekey forbidden)`;
+  return undefined;
 }
 
 /** RFC 1034 §3.5 preferred name syntax (LDH labels), optionally with a leading wildcard label. */

@@ -52,7 +52,30 @@ export const ProfileSchema = z.strictObject({
     sanTypes: z.array(z.enum(SAN_TYPES)).default([...SAN_TYPES]),
     crlDistributionPoint: z.url().optional(),
   }).prefault({}),
-  challenge: z.strictObject({ type: z.enum(['static']) }).prefault({ type: 'static' }),
+  /** Who may enroll without a renewal (src/policy/validators.ts). */
+  challenge: z.strictObject({
+    validators: z.array(z.enum(['static', 'one-time', 'webhook'])).min(1).default(['static', 'one-time']),
+    combine: z.enum(['any', 'all']).default('any'),
+    webhook: z.strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      timeoutMs: z.number().int().min(100).max(60_000).default(3000),
+      retries: z.number().int().min(0).max(5).default(2),
+      onError: z.enum(['deny', 'allow']).default('deny'),
+      secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+    }).optional(),
+    rateLimitPerMinute: z.number().int().min(1).optional(),
+  }).prefault({}).refine((c) => !c.validators.includes('webhook') || c.webhook, { message: 'the webhook validator needs challenge.webhook.url' }),
+  /** RenewalReq, or a PKCSReq signed by a certificate we issued (RFC 8894 §3.3.1.2). */
+  renewal: z.strictObject({
+    /** Renewal is accepted only this many days before notAfter; absent: any time while valid. */
+    windowDays: z.number().int().min(1).max(3650).optional(),
+    /** 'required': a new key; 'forbidden': the same key; 'allowed': either. */
+    rekey: z.enum(['allowed', 'required', 'forbidden']).default('allowed'),
+    /** Valid certificates one subject may hold in the fleet (a new one beyond is refused). */
+    maxActivePerSubject: z.number().int().min(1).optional(),
+    /** Revoke the renewed certificate (reason superseded) when its successor is issued. */
+    revokeOnReplace: z.boolean().default(false),
+  }).prefault({}),
   approval: z.enum(['auto', 'manual']).default('auto'),
   legacy: z.array(z.enum(LEGACY)).default([]),
 });

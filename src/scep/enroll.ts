@@ -15,7 +15,7 @@ import { CmsError } from '../cms/errors.ts';
 import { certsOnly } from '../cms/signed-data.ts';
 import type { ContentCipher } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { authorize } from '../policy/authorize.ts';
+import { authorize, type Authorization } from '../policy/authorize.ts';
 import type { CertificateRecord } from '../store/store.ts';
 import type { ScepEnv } from './env.ts';
 import { ScepError } from './errors.ts';
@@ -45,23 +45,33 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
   const csr = checkedCsr(v.envelope.content, env);
   const decision = await authorize(
     { messageType: request.messageType as 'PKCSReq' | 'RenewalReq', transactionId: request.transactionId, csr, signerCert: request.signerCert },
-    { registry: env.registry, clientKeys: env.policy.clientKeys, sanTypes: env.policy.sanTypes, cas: [env.ca, ...env.previousCas], store: env.store, challenge: env.challenge },
+    {
+      registry: env.registry, clientKeys: env.policy.clientKeys, sanTypes: env.policy.sanTypes, cas: [env.ca, ...env.previousCas],
+      store: env.store, challenge: env.challenge, fleet: env.fleet, renewal: env.renewal,
+    },
   );
   if ('failInfo' in decision) throw new ScepError(decision.failInfo, decision.reason);
 
   // RFC 8894 §3.3.3: a client may resend its request instead of polling.
   const open = env.store.pendingByTransaction(request.transactionId);
   if (open?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
-  if (open?.status === 'approved') return issue(v, parseCsr(open.csr), env, open.id);
+  if (open?.status === 'approved') return issue(v, parseCsr(open.csr), env, approved(open.id), open.id);
   if (env.approval === 'manual' && decision.renewalOf === null) {
+    const id = randomUUID();
     env.store.addPending({
-      id: randomUUID(), transactionId: request.transactionId, subject: csr.subjectString,
+      id, transactionId: request.transactionId, fleet: env.fleet, subject: csr.subjectString,
       csr: csr.der, signerCert: serialize(request.signerCert), createdAt: new Date(),
+    }, {
+      actor: 'server', action: 'request.pending', subject: id,
+      details: { fleet: env.fleet, transactionId: request.transactionId, subjectDn: csr.subjectString, authorization: decision.by, challengeId: decision.challengeId },
     });
     return { body: { status: 'PENDING' }, record: false };
   }
-  return issue(v, csr, env);
+  return issue(v, csr, env, decision);
 }
+
+/** The authorization of a request an operator approved (`pqscep requests approve`). */
+const approved = (id: string): Authorization => ({ renewalOf: null, by: `approval:${id}` });
 
 /**
  * ```asn
@@ -84,7 +94,7 @@ export async function handleCertPoll(v: Verified, env: ScepEnv): Promise<Outcome
   const txid = v.request.transactionId;
   const pending = env.store.pendingByTransaction(txid);
   if (pending?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
-  if (pending?.status === 'approved') return issue(v, parseCsr(pending.csr), env, pending.id);
+  if (pending?.status === 'approved') return issue(v, parseCsr(pending.csr), env, approved(pending.id), pending.id);
   if (pending?.status === 'rejected') throw new ScepError('badRequest', `request ${pending.id} was rejected: ${pending.reason ?? 'no reason given'}`);
   const serial = pending?.status === 'issued' ? pending.certSerial : undefined;
   const record = serial ? env.store.certificate(serial) : env.store.certificatesByTransaction(txid)[0];
@@ -92,7 +102,7 @@ export async function handleCertPoll(v: Verified, env: ScepEnv): Promise<Outcome
   return { body: success(v, record.der, undefined, env), record: false };
 }
 
-async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string): Promise<Outcome> {
+async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, authorization: Authorization, pendingId?: string): Promise<Outcome> {
   // Whom the reply goes to is settled before the CA signs anything (a refusal signs nothing).
   const recipient = recipientOf(v, env);
   // 127-bit random serials (RFC 5280 §4.1.2.2); the store's UNIQUE constraint is the last word.
@@ -114,11 +124,26 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string
     status: 'valid',
     der,
   };
-  env.log.info({ transactionId: v.request.transactionId, serial: record.serial, subject: record.subject }, 'certificate issued');
+  env.log.info({ transactionId: v.request.transactionId, serial: record.serial, subject: record.subject, fleet: env.fleet }, 'certificate issued');
+  const replaces = authorization.replaces;
   return {
     body: successWith(v, certsOnly([certificate]), csr, env, recipient),
     record: true,
-    commit: (transaction) => env.store.recordIssuance(record, { ...transaction, certSerial: record.serial }, pendingId),
+    // The certificate, the reply, the audit records and a revoke-on-replace commit together.
+    commit: (transaction, actor) => env.store.recordIssuance(record, { ...transaction, certSerial: record.serial }, pendingId, {
+      audit: [
+        {
+          actor, action: 'certificate.issue', subject: record.serial,
+          details: {
+            fleet: env.fleet, transactionId: record.transactionId, messageType: transaction.messageType, subjectDn: record.subject,
+            keyAlgorithm: record.keyAlgorithm, signatureAlgorithm: record.signatureAlgorithm, authorization: authorization.by,
+            challengeId: authorization.challengeId, renewalOf: authorization.renewalOf ?? undefined,
+          },
+        },
+        ...(replaces ? [{ actor, action: 'certificate.revoke', subject: replaces, details: { serial: replaces, reason: 'superseded', fleet: env.fleet, replacedBy: record.serial } }] : []),
+      ],
+      revoke: replaces ? { serial: replaces, reason: 'superseded' } : undefined,
+    }),
   };
 }
 

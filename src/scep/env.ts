@@ -9,6 +9,7 @@ import type { Certificate } from '@peculiar/asn1-x509';
 import type { CaIdentity, IssuancePolicy } from '../ca/issuer.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { ChallengeValidator } from '../policy/challenge.ts';
+import type { RenewalPolicy } from '../policy/authorize.ts';
 import type { Store } from '../store/store.ts';
 
 export interface Logger {
@@ -67,6 +68,8 @@ export interface ScepEnv {
   readonly previousRas?: readonly CaIdentity[];
   readonly store: Store;
   readonly challenge: ChallengeValidator;
+  /** Renewal rules (the profile's `renewal`); absent: renewals any time, either key, no limits. */
+  readonly renewal?: RenewalPolicy;
   readonly issuance: IssuancePolicy;
   /** 'manual': enrollment requests wait as PENDING until approved (RFC 8894 §3.3.3). */
   readonly approval: 'auto' | 'manual';

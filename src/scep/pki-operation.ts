@@ -26,8 +26,8 @@ export interface Outcome {
   readonly body: CertRepBody;
   /** Recorded for exact replays (SUCCESS/FAILURE of enrollments); PENDING and queries are not. */
   readonly record: boolean;
-  /** Set when a certificate was issued: the store write happens with the reply, atomically. */
-  readonly commit?: (transaction: TransactionRecord) => void;
+  /** Set when a certificate was issued: the store write happens with the reply, atomically; `actor` goes into its audit records. */
+  readonly commit?: (transaction: TransactionRecord, actor: string) => void;
 }
 
 export interface Verified {
@@ -84,6 +84,7 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
   // Until the signature verifies, the signer certificate's key says which kind of client this is.
   let quantumSafe = request.signerCert ? signerIsQuantumSafe(request.signerCert, env) : false;
   let outcome: Outcome;
+  let rejection: { failInfo: FailInfoName; reason: string } | undefined;
   const reached: Reached = {};
   try {
     const verified = await verify(request, env, reached);
@@ -94,6 +95,7 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
     const failure = asScepError(err);
     env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, failInfo: failure.failInfo, reason: failure.message }, 'PKIOperation failed');
     outcome = { body: { status: 'FAILURE', failInfo: failure.failInfo, failInfoText: FAIL_TEXT[failure.failInfo] }, record: true };
+    rejection = { failInfo: failure.failInfo, reason: failure.message };
   }
   const ra = replySigner(env, quantumSafe);
   const signer = { certificate: ra.certificate, key: ra.key, certificates: signerChain(env, ra) };
@@ -108,9 +110,17 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
     reply,
     createdAt: new Date(),
   };
-  if (outcome.commit) outcome.commit(record);
-  else if (outcome.record) env.store.recordTransaction(record);
-  env.log.info({ transactionId: request.transactionId, messageType: record.messageType, status: record.status }, 'PKIOperation answered');
+  const actor = client?.address ? `client@${client.address}` : 'server';
+  if (outcome.commit) outcome.commit(record, actor);
+  else if (outcome.record) {
+    // Every rejection is audited with its reason, in the same write as the FAILURE reply.
+    const audit = rejection && {
+      actor, action: 'request.reject', subject: request.transactionId,
+      details: { fleet: env.fleet, messageType: record.messageType, failInfo: rejection.failInfo, reason: rejection.reason.slice(0, 300) },
+    };
+    env.store.recordTransaction(record, audit);
+  }
+  env.log.info({ transactionId: request.transactionId, fleet: env.fleet, messageType: record.messageType, status: record.status }, 'PKIOperation answered');
   if (client) recordClient(request, reached.envelope, outcome.body, client, env, record.createdAt);
   return reply;
 }

@@ -217,6 +217,37 @@ function toClient(r: Row): ClientRecord {
 }
 
 /** The fleet, audit and client methods over an open database already migrated to version 2. */
+/**
+ * The audit append that runs inside the caller's BEGIN IMMEDIATE transaction, so an audit
+ * record commits (or rolls back) together with the change it describes, and reading the tail
+ * and inserting cannot interleave with another process.
+ */
+export function auditAppender(db: SqliteDatabase): (entry: AuditInput) => AuditRecord {
+  const q = {
+    lastAudit: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+    insertAudit: db.prepare(`INSERT INTO audit (seq, at, actor, action, subject, details,
+      prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  };
+  return (entry: AuditInput): AuditRecord => {
+    const last = q.lastAudit.get() as { seq: number; hash: string } | undefined;
+    const details = detailsJson(entry.details);
+    const record = {
+      seq: (last?.seq ?? 0) + 1,
+      at: new Date(),
+      actor: entry.actor,
+      action: entry.action,
+      subject: entry.subject,
+      // What audit() will read back: the canonical form, not the caller's object.
+      ...(details !== null && { details: JSON.parse(details) as Record<string, unknown> }),
+      prevHash: last?.hash ?? GENESIS_HASH,
+    };
+    const hash = auditHash(record);
+    q.insertAudit.run(record.seq, record.at.getTime(), record.actor, record.action, record.subject,
+      details, record.prevHash, hash);
+    return { ...record, hash };
+  };
+}
+
 export function sqliteFleets(db: SqliteDatabase): FleetMethods {
   const q = {
     fleets: db.prepare('SELECT * FROM fleets ORDER BY name'),
@@ -230,9 +261,6 @@ export function sqliteFleets(db: SqliteDatabase): FleetMethods {
       updated_at = excluded.updated_at`),
     bumpVersion: db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'fleets_version'`),
     version: db.prepare(`SELECT value FROM meta WHERE key = 'fleets_version'`),
-    lastAudit: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-    insertAudit: db.prepare(`INSERT INTO audit (seq, at, actor, action, subject, details,
-      prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     audit: db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq'),
     capsFetch: db.prepare(`INSERT INTO caps_fetches (fleet, address, last_at) VALUES (?, ?, ?)
       ON CONFLICT (fleet, address) DO UPDATE SET last_at = max(last_at, excluded.last_at)`),
@@ -256,26 +284,7 @@ export function sqliteFleets(db: SqliteDatabase): FleetMethods {
       FROM clients c WHERE (@fleet IS NULL OR c.fleet = @fleet) ORDER BY c.fleet, c.subject`),
   };
 
-  /** Appends inside the caller's BEGIN IMMEDIATE: reading the tail and inserting cannot interleave. */
-  const append = (entry: AuditInput): AuditRecord => {
-    const last = q.lastAudit.get() as { seq: number; hash: string } | undefined;
-    const details = detailsJson(entry.details);
-    const record = {
-      seq: (last?.seq ?? 0) + 1,
-      at: new Date(),
-      actor: entry.actor,
-      action: entry.action,
-      subject: entry.subject,
-      // What audit() will read back: the canonical form, not the caller's object.
-      ...(details !== null && { details: JSON.parse(details) as Record<string, unknown> }),
-      prevHash: last?.hash ?? GENESIS_HASH,
-    };
-    const hash = auditHash(record);
-    q.insertAudit.run(record.seq, record.at.getTime(), record.actor, record.action, record.subject,
-      details, record.prevHash, hash);
-    return { ...record, hash };
-  };
-
+  const append = auditAppender(db);
   const appendAudit = db.transaction(append);
   const saveFleet = db.transaction((f: FleetRecord, entry: AuditInput) => {
     q.saveFleet.run({

@@ -4,7 +4,7 @@
  *
  * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
  * (or `':memory:'`); fleets, the audit log and client records come from `sqlite-fleets.ts`
- * (schema version 2). The schema version lives in `PRAGMA user_version` so later releases can
+ * (schema version 2), challenges from `sqlite-lifecycle.ts` (version 3). The schema version lives in `PRAGMA user_version` so later releases can
  * migrate step by step; a file written by a newer schema is refused rather than guessed at.
  *
  * Why: the server must only acknowledge a reply once its rows are durable, and the CLI may open
@@ -30,12 +30,13 @@
  * @module
  */
 import { openSqlite, UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
-import { SCHEMA_V2, sqliteFleets } from './sqlite-fleets.ts';
+import { auditAppender, SCHEMA_V2, sqliteFleets } from './sqlite-fleets.ts';
+import { SCHEMA_V3, sqliteLifecycle } from './sqlite-lifecycle.ts';
 import { SerialCollisionError } from './store.ts';
-import type { CertificateRecord, CertificateStatus, PendingRequest, PendingStatus, RevokedEntry,
-  Store, TransactionRecord } from './store.ts';
+import type { AuditInput, CertificateRecord, CertificateStatus, IssuanceEffects, PendingRequest, PendingStatus,
+  RevokedEntry, Store, TransactionRecord } from './store.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Version 1: certificates, transactions, pending requests, CRL numbers. */
 export const SCHEMA_V1 = `
@@ -128,6 +129,7 @@ function toPending(r: Row): PendingRequest {
   return {
     id: r.id as string,
     transactionId: r.transaction_id as string,
+    fleet: (r.fleet as string | undefined) ?? 'default',
     subject: r.subject as string,
     csr: bytes(r.csr),
     signerCert: bytes(r.signer_cert),
@@ -147,6 +149,7 @@ function migrate(db: SqliteDatabase): void {
     }
     if (version < 1) db.exec(SCHEMA_V1);
     if (version < 2) db.exec(SCHEMA_V2); // adds tables, and two certificate columns
+    if (version < 3) db.exec(SCHEMA_V3); // challenges, pending.fleet
     db.setPragma('user_version', SCHEMA_VERSION);
   })();
 }
@@ -190,13 +193,15 @@ export function openSqliteStore(path: string): Store {
       WHERE issuer = ? AND status = 'revoked' ORDER BY revoked_at, serial`),
     openPending: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
       AND status IN ('pending', 'approved')`),
-    insertPending: db.prepare(`INSERT INTO pending (id, transaction_id, subject, csr, signer_cert,
-      status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)`),
+    insertPending: db.prepare(`INSERT INTO pending (id, transaction_id, fleet, subject, csr, signer_cert,
+      status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`),
     pendingByTx: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
       ORDER BY status IN ('pending', 'approved') DESC, created_at DESC, rowid DESC LIMIT 1`),
     pending: db.prepare('SELECT * FROM pending WHERE id = ?'),
     listPending: db.prepare(`SELECT * FROM pending WHERE (@status IS NULL OR status = @status)
-      ORDER BY created_at, rowid`),
+      AND (@fleet IS NULL OR fleet = @fleet) ORDER BY created_at, rowid`),
+    active: db.prepare(`SELECT * FROM certificates WHERE fleet = ? AND subject = ? AND status = 'valid'
+      AND not_after >= ? ORDER BY not_before, rowid`),
     decide: db.prepare(`UPDATE pending SET status = ?, reason = ?, decided_at = ?
       WHERE id = ? AND status = 'pending'`),
     nextCrl: db.prepare(`INSERT INTO crl_numbers (issuer, "next") VALUES (?, 2)
@@ -206,7 +211,8 @@ export function openSqliteStore(path: string): Store {
   const txParams = (t: TransactionRecord) =>
     ({ ...t, certSerial: t.certSerial ?? null, createdAt: t.createdAt.getTime() });
 
-  const issue = db.transaction((c: CertificateRecord, t: TransactionRecord, pendingId?: string) => {
+  const append = auditAppender(db);
+  const issue = db.transaction((c: CertificateRecord, t: TransactionRecord, pendingId?: string, effects?: IssuanceEffects) => {
     try {
       q.insertCert.run({
         ...c,
@@ -228,12 +234,27 @@ export function openSqliteStore(path: string): Store {
         q.markIssued.run(c.serial, t.createdAt.getTime(), pendingId).changes !== 1) {
       throw new Error(`pending request ${pendingId} is not open; issuance not recorded`);
     }
+    // revoke-on-replace: the replaced certificate may have been revoked meanwhile; that is fine.
+    if (effects?.revoke) q.revoke.run(t.createdAt.getTime(), effects.revoke.reason, effects.revoke.serial);
+    for (const entry of effects?.audit ?? []) append(entry);
   });
+  const withAudit = <A extends unknown[], R>(fn: (...a: A) => R, wrote: (r: R) => boolean) =>
+    db.transaction((audit: AuditInput | undefined, ...a: A): R => {
+      const result = fn(...a);
+      if (audit && wrote(result)) append(audit);
+      return result;
+    });
+  const recordTx = withAudit((t: TransactionRecord) => q.insertTx.run(txParams(t)).changes, (n) => n === 1);
+  const revoke = withAudit((serial: string, reason: string | undefined, at: Date) =>
+    q.revoke.run(at.getTime(), reason ?? null, serial).changes === 1, (ok) => ok);
+  const decide = withAudit((id: string, decision: string, reason: string | undefined, at: Date) =>
+    q.decide.run(decision, reason ?? null, at.getTime(), id).changes === 1, (ok) => ok);
 
-  const addPending = db.transaction((r: Parameters<Store['addPending']>[0]): PendingRequest => {
+  const addPending = db.transaction((r: Parameters<Store['addPending']>[0], audit?: AuditInput): PendingRequest => {
     const open = q.openPending.get(r.transactionId) as Row | undefined;
     if (open) return toPending(open);
-    q.insertPending.run(r.id, r.transactionId, r.subject, r.csr, r.signerCert, r.createdAt.getTime());
+    q.insertPending.run(r.id, r.transactionId, r.fleet ?? 'default', r.subject, r.csr, r.signerCert, r.createdAt.getTime());
+    if (audit) append(audit);
     return toPending(q.pending.get(r.id) as Row);
   });
 
@@ -242,29 +263,30 @@ export function openSqliteStore(path: string): Store {
     row === undefined ? undefined : map(row as Row);
 
   return {
-    recordIssuance: (cert, transaction, pendingId) => issue(cert, transaction, pendingId),
-    recordTransaction: (t) => void q.insertTx.run(txParams(t)),
+    recordIssuance: (cert, transaction, pendingId, effects) => issue(cert, transaction, pendingId, effects),
+    recordTransaction: (t, audit) => void (audit ? recordTx(audit, t) : q.insertTx.run(txParams(t))),
     transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
     latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
     certificate: (serial) => one(q.cert.get(serial), toCertificate),
     certificatesByTransaction: (id) => all(q.certsByTx.all(id), toCertificate),
     listCertificates: (f) =>
       all(q.listCerts.all({ status: f?.status ?? null, issuer: f?.issuer ?? null, fleet: f?.fleet ?? null }), toCertificate),
-    revoke: (serial, reason, at) => q.revoke.run(at.getTime(), reason ?? null, serial).changes === 1,
+    activeCertificates: (fleet, subject, at) => all(q.active.all(fleet, subject, at.getTime()), toCertificate),
+    revoke: (serial, reason, at, audit) => revoke(audit, serial, reason, at),
     revoked: (issuer): RevokedEntry[] =>
       all(q.revoked.all(issuer), (r) => ({
         serial: r.serial as string,
         revokedAt: date(r.revoked_at),
         ...(r.revocation_reason != null && { reason: r.revocation_reason as string }),
       })),
-    addPending: (r) => addPending(r),
+    addPending: (r, audit) => addPending(r, audit),
     pendingByTransaction: (id) => one(q.pendingByTx.get(id), toPending),
     pending: (id) => one(q.pending.get(id), toPending),
-    listPending: (status) => all(q.listPending.all({ status: status ?? null }), toPending),
-    decide: (id, decision, reason, at = new Date()) =>
-      q.decide.run(decision, reason ?? null, at.getTime(), id).changes === 1,
+    listPending: (status, fleet) => all(q.listPending.all({ status: status ?? null, fleet: fleet ?? null }), toPending),
+    decide: (id, decision, reason, at = new Date(), audit) => decide(audit, id, decision, reason, at),
     nextCrlNumber: (issuer) => (q.nextCrl.get(issuer) as { n: number }).n,
     ...sqliteFleets(db),
+    ...sqliteLifecycle(db, append),
     close: () => void db.close(),
   };
 }

@@ -60,6 +60,8 @@ export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'issued';
 export interface PendingRequest {
   readonly id: string;
   readonly transactionId: string;
+  /** The fleet the request came to ('default' for rows written before schema version 3). */
+  readonly fleet: string;
   readonly subject: string;
   /** DER PKCS#10 request. */
   readonly csr: Uint8Array;
@@ -76,6 +78,34 @@ export interface RevokedEntry {
   readonly serial: string;
   readonly revokedAt: Date;
   readonly reason?: string;
+}
+
+/**
+ * A challenge password the server knows (schema version 3): stored only as its SHA-256, so a
+ * copy of the database does not hand out enrollments. 'one-time' challenges are single use
+ * and expire; 'static' ones are a fleet's shared secret, replaced by rotation with an overlap.
+ */
+export interface ChallengeRecord {
+  /** SHA-256 hex of the challenge's UTF-8 bytes. */
+  readonly hash: string;
+  readonly kind: 'one-time' | 'static';
+  readonly fleet: string;
+  /** A regular expression the CSR subject (RFC 4514 string) must match in full. */
+  readonly subjectPattern?: string;
+  readonly createdAt: Date;
+  /** Absent: never expires (the current static challenge). */
+  readonly expiresAt?: Date;
+  readonly usedAt?: Date;
+  /** The transaction that used a one-time challenge, and the SHA-256 hex of its CSR key. */
+  readonly usedBy?: { readonly transactionId: string; readonly keyHash: string };
+}
+
+/** Extra writes that commit together with an issuance. */
+export interface IssuanceEffects {
+  /** Audit records appended in the same transaction (the issuance itself, a replacement...). */
+  readonly audit?: readonly AuditInput[];
+  /** A certificate this one replaces and that is revoked with it (revoke-on-replace). */
+  readonly revoke?: { readonly serial: string; readonly reason: string };
 }
 
 /** Thrown by `recordIssuance` when the serial is already taken; the caller draws a new one. */
@@ -158,9 +188,9 @@ export interface Store {
    * pending request `issued` if `pendingId` is given). Throws SerialCollisionError on a
    * duplicate serial, leaving nothing written.
    */
-  recordIssuance(cert: CertificateRecord, transaction: TransactionRecord, pendingId?: string): void;
-  /** Stores an answered transaction without a certificate (FAILURE, PENDING, GetCert, ...). */
-  recordTransaction(transaction: TransactionRecord): void;
+  recordIssuance(cert: CertificateRecord, transaction: TransactionRecord, pendingId?: string, effects?: IssuanceEffects): void;
+  /** Stores an answered transaction without a certificate (FAILURE, PENDING, GetCert, ...), and its audit record if given. */
+  recordTransaction(transaction: TransactionRecord, audit?: AuditInput): void;
   /** The transaction answered for exactly this request body, if any. */
   transactionByRequestHash(requestHash: string): TransactionRecord | undefined;
   /** The latest transaction with this transactionID (any message type). */
@@ -170,17 +200,36 @@ export interface Store {
   /** Certificates issued in a transaction, newest first. */
   certificatesByTransaction(transactionId: string): CertificateRecord[];
   listCertificates(filter?: { status?: CertificateStatus; issuer?: string; fleet?: string }): CertificateRecord[];
-  /** Marks a certificate revoked; returns false if unknown or already revoked. */
-  revoke(serial: string, reason: string | undefined, at: Date): boolean;
+  /** Valid (not revoked) certificates of `subject` in `fleet` that have not expired at `at`. */
+  activeCertificates(fleet: string, subject: string, at: Date): CertificateRecord[];
+  /** Marks a certificate revoked (and appends `audit` in the same transaction); false if unknown or already revoked. */
+  revoke(serial: string, reason: string | undefined, at: Date, audit?: AuditInput): boolean;
   revoked(issuer: string): RevokedEntry[];
 
   /** Adds a pending request; at most one open ('pending' or 'approved') per transactionId. */
-  addPending(request: Omit<PendingRequest, 'status' | 'decidedAt' | 'certSerial' | 'reason'>): PendingRequest;
+  addPending(request: Omit<PendingRequest, 'status' | 'decidedAt' | 'certSerial' | 'reason' | 'fleet'> & { readonly fleet?: string }, audit?: AuditInput): PendingRequest;
   pendingByTransaction(transactionId: string): PendingRequest | undefined;
   pending(id: string): PendingRequest | undefined;
-  listPending(status?: PendingStatus): PendingRequest[];
-  /** Moves a 'pending' request to 'approved' or 'rejected'; false if not pending. */
-  decide(id: string, decision: 'approved' | 'rejected', reason?: string, at?: Date): boolean;
+  listPending(status?: PendingStatus, fleet?: string): PendingRequest[];
+  /** Moves a 'pending' request to 'approved' or 'rejected' (with `audit`, in one transaction); false if not pending. */
+  decide(id: string, decision: 'approved' | 'rejected', reason?: string, at?: Date, audit?: AuditInput): boolean;
+
+  /** Stores new challenges (hashes only) and their audit record in one transaction. */
+  addChallenges(records: readonly ChallengeRecord[], audit: AuditInput): void;
+  challenge(hash: string): ChallengeRecord | undefined;
+  /** Challenges of a fleet (newest first), optionally of one kind. */
+  challenges(fleet: string, kind?: ChallengeRecord['kind']): ChallengeRecord[];
+  /**
+   * Marks one-time challenge `hash` used by this transaction and key, with `audit`, in one
+   * transaction. True when it was unused (or already used by the same transaction and key: a
+   * resend of that enrollment, RFC 8894 §3.3.3) and unexpired at `at`; false otherwise.
+   */
+  useChallenge(hash: string, use: { readonly transactionId: string; readonly keyHash: string; readonly at: Date }, audit: AuditInput): boolean;
+  /**
+   * Static-challenge rotation of `fleet`: every static challenge still valid after `retireAt`
+   * expires then (the overlap), `replacement` is added; with `audit`, in one transaction.
+   */
+  rotateStaticChallenge(fleet: string, replacement: ChallengeRecord, retireAt: Date, audit: AuditInput): void;
 
   /** Next CRL number for an issuer (monotonic, starts at 1), persisted. */
   nextCrlNumber(issuer: string): number;

@@ -10,6 +10,7 @@
  * Leaves out: PENDING / CertPoll (covered by the protocol tests), strongSwan's GET path
  * (unreachable in 5.9.8, see test/vectors/interop/README.md).
  */
+import { normalizeSerial } from '../../src/fleet/admin-ops.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ const TIMEOUT_MS = 30_000;
 
 const fingerprint = async (certPath: string) => (await openssl('x509', '-fingerprint', '-sha256', '-noout', '-in', certPath)).trim();
 const serialOf = async (certPath: string) => (await openssl('x509', '-serial', '-noout', '-in', certPath)).trim();
+/** The serial as the store keys it. */
+const storedSerial = async (certPath: string) => normalizeSerial((await serialOf(certPath)).replace(/^serial=/, ''));
 
 describe.skipIf(!hasStrongswan)('strongSwan pki 5.9.8 (skipped: pki or its curl fetcher plugin not installed)', () => {
   const work = mkdtempSync(join(tmpdir(), 'pqscep-strongswan-'));
@@ -72,17 +75,18 @@ describe.skipIf(!hasStrongswan)('strongSwan pki 5.9.8 (skipped: pki or its curl 
       expect(server.env.store.latestTransaction(renewed.transactionId!)).toMatchObject({ messageType: 'RenewalReq', status: 'SUCCESS' });
     });
 
-    it('RFC 8894 §3.3.1.2 renewal as a PKCSReq signed by the old certificate (renewal_via_pkcs_req) still needs the challenge', async () => {
+    it('RFC 8894 §3.3.1.2 renewal as a PKCSReq signed by the old certificate (renewal_via_pkcs_req) is a renewal: no challenge', async () => {
       const dir = join(work, 'renew-via-pkcsreq');
       const first = await strongswanEnroll({ url: server.url, challenge: CHALLENGE, dir, cn: 'interop-strongswan-2', timeoutMs: TIMEOUT_MS });
       expectExit(first, 0);
-      const without = await strongswanRenew({ url: server.url, dir, cn: 'interop-strongswan-2', renewalViaPkcsReq: true, timeoutMs: TIMEOUT_MS });
-      expectExit(without, 1);
-      expect(without.failInfo).toBe('badRequest');
-      const withChallenge = await strongswanRenew({ url: server.url, dir, cn: 'interop-strongswan-2', challenge: CHALLENGE, renewalViaPkcsReq: true, timeoutMs: TIMEOUT_MS });
-      expectExit(withChallenge, 0);
-      await expectIssuedTo(server, withChallenge.certPath, withChallenge.keyPath);
-      expect(server.env.store.latestTransaction(withChallenge.transactionId!)).toMatchObject({ messageType: 'PKCSReq', status: 'SUCCESS' });
+      const renewed = await strongswanRenew({ url: server.url, dir, cn: 'interop-strongswan-2', renewalViaPkcsReq: true, timeoutMs: TIMEOUT_MS });
+      expectExit(renewed, 0);
+      expect(renewed.command).not.toContain('--password');
+      await expectIssuedTo(server, renewed.certPath, renewed.keyPath);
+      expect(server.env.store.latestTransaction(renewed.transactionId!)).toMatchObject({ messageType: 'PKCSReq', status: 'SUCCESS' });
+      const issued = server.env.store.audit().filter((a) => a.action === 'certificate.issue').at(-1)!;
+      expect(issued.subject).toBe(await storedSerial(renewed.certPath));
+      expect(issued.details).toMatchObject({ authorization: 'renewal', renewalOf: await storedSerial(renewed.oldCertPath), messageType: 'PKCSReq' });
     });
 
     it('RFC 8894 §3.3.2.2: a wrong challenge ends with exit 1 and failInfo badRequest', async () => {
