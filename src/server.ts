@@ -45,6 +45,8 @@ export interface RunningServer {
   readonly env: ScepEnv;
   readonly fleets: FleetManager;
   readonly challenge: string;
+  /** Fleets whose profile accepts the static challenge, and whether each was rotated away from `challenge`. */
+  readonly staticChallengeFleets: readonly { readonly fleet: string; readonly rotated: boolean }[];
   /** True when this start created the CA (first start on an empty data folder). */
   readonly created: boolean;
   /** The admin API; undefined with `--no-admin`. */
@@ -196,6 +198,13 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     await close();
     throw err;
   }
+  // A shared secret is the weakest way in: say so at every start (issue: lifecycle).
+  const staticChallengeFleets = store.fleets()
+    .filter((f) => profiles.get(f.profile)?.challenge.validators.includes('static') ?? true)
+    .map((f) => ({ fleet: f.name, rotated: store.challenges(f.name, 'static').length > 0 }));
+  if (staticChallengeFleets.length) {
+    log.warn({ fleets: staticChallengeFleets.map((f) => f.fleet) }, 'these fleets accept the static challenge, a secret shared by every device: prefer one-time challenges (pqscep challenge issue) or a webhook, and rotate it (pqscep challenge rotate)');
+  }
   return {
     url: `http://${hostInUrl(config.host)}:${port}/scep`,
     port,
@@ -204,6 +213,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     },
     fleets,
     challenge,
+    staticChallengeFleets,
     created,
     admin,
     close,

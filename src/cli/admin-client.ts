@@ -5,7 +5,9 @@
  * Leaves out: retries (every call is one attempt), TLS settings beyond what fetch does.
  * @module
  */
-import type { AuditView, CertificateView, FleetAdmin, FleetView, ProfileView, RollbackView, SwitchRequest } from '../fleet/admin-ops.ts';
+import type {
+  AuditView, CertificateView, ChallengeView, FleetAdmin, FleetView, IssuedChallenges, ProfileView, RequestView, RollbackView, RotatedChallenge, SwitchRequest,
+} from '../fleet/admin-ops.ts';
 
 export function remoteAdmin(baseUrl: string, token: string): FleetAdmin {
   let base: URL;
@@ -60,5 +62,11 @@ export function remoteAdmin(baseUrl: string, token: string): FleetAdmin {
     audit: (from) => json<AuditView[]>(call('GET', 'audit', { from })),
     certificates: (f) => json<CertificateView[]>(call('GET', 'certificates', { fleet: f.fleet, alg: f.alg, expiringDays: f.expiringDays, revoked: f.revoked ? 1 : undefined })),
     revoke: (serial, reason) => json<CertificateView>(call('POST', `certificates/${encodeURIComponent(serial)}/revoke`, {}, { reason })),
+    issueChallenges: (r) => json<IssuedChallenges>(call('POST', 'challenges', {}, r)),
+    challenges: (name) => json<ChallengeView[]>(call('GET', fleet(name, 'challenges'))),
+    rotateChallenge: (name, overlap) => json<RotatedChallenge>(call('POST', fleet(name, 'challenge/rotate'), {}, { overlap })),
+    requests: (f) => json<RequestView[]>(call('GET', 'requests', { fleet: f.fleet, status: f.status })),
+    approve: (id) => json<RequestView>(call('POST', `requests/${encodeURIComponent(id)}/approve`, {}, {})),
+    reject: (id, reason) => json<RequestView>(call('POST', `requests/${encodeURIComponent(id)}/reject`, {}, { reason })),
   };
 }

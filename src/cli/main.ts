@@ -1,6 +1,6 @@
 /**
  * The `pqscep` command line (commander): serve, enroll, renew, caps, algorithms, profile,
- * fleet, audit, cert. Any error ends the process with exit code 1 and one line saying why, never a
+ * fleet, audit, cert, challenge, requests. Any error ends the process with exit code 1 and one line saying why, never a
  * stack trace; commander's own usage errors get the same `pqscep: ` form.
  * @module
  */
@@ -10,6 +10,7 @@ import { serve } from './serve.ts';
 import { algorithmsCommand } from './algorithms.ts';
 import { auditList, auditVerify, fleetCreate, fleetDryRun, fleetList, fleetRollback, fleetSetProfile, fleetStatus } from './fleet.ts';
 import { certList, certRevoke } from './cert.ts';
+import { challengeIssue, challengeList, challengeRotate, requestsApprove, requestsList, requestsReject } from './lifecycle.ts';
 import { profileList, profileShow, profileValidate } from './profile.ts';
 
 // Set before any subcommand is defined: subcommands copy these settings.
@@ -132,6 +133,36 @@ target(cert.command('list').description('list issued certificates'))
 target(cert.command('revoke <serial>').description('revoke a certificate; its CA\'s CRL lists it at once'))
   .option('--reason <reason>', 'RFC 5280 §5.3.1 reason, e.g. keyCompromise, superseded, cessationOfOperation (default unspecified)')
   .action(run(certRevoke));
+
+const challenge = program.command('challenge').description('enrollment challenges: one-time, and the static one\'s rotation');
+target(challenge.command('issue').description('issue one-time challenges (printed once, stored hashed)'))
+  .option('--fleet <fleet>', 'the fleet they enroll into (default: default)')
+  .option('--ttl <duration>', 'how long they stay valid, e.g. 1h, 7d (default 1h)')
+  .option('--subject-pattern <regex>', 'only for CSR subjects matching this regular expression in full, e.g. "CN=printer-[0-9]+"')
+  .option('--count <n>', 'how many (default 1)')
+  .option('--json', 'print JSON')
+  .action(run(challengeIssue));
+target(challenge.command('list').description('list a fleet\'s stored challenges (ids and states, never the challenges)'))
+  .option('--fleet <fleet>', 'the fleet (default: default)')
+  .option('--json', 'print JSON')
+  .action(run(challengeList));
+target(challenge.command('rotate').description('replace a fleet\'s static challenge; the old one stays valid for --overlap'))
+  .option('--fleet <fleet>', 'the fleet (default: default)')
+  .option('--overlap <duration>', 'how long the previous static challenge stays valid (default 24h)')
+  .option('--json', 'print JSON')
+  .action(run(challengeRotate));
+
+const requests = program.command('requests').description('enrollment requests waiting for manual approval (profile "approval": "manual")');
+target(requests.command('list').description('list requests'))
+  .option('--fleet <fleet>', 'only this fleet\'s requests')
+  .addOption(new Option('--status <status>', 'which requests').choices(['pending', 'approved', 'rejected', 'issued', 'all']).default('pending'))
+  .option('--json', 'print JSON')
+  .action(run(requestsList));
+target(requests.command('approve <id>').description('approve a pending request (the id or its first 8+ characters)'))
+  .action(run(requestsApprove));
+target(requests.command('reject <id>').description('reject a pending request'))
+  .requiredOption('--reason <reason>', 'why (the audit log keeps it; the client gets FAILURE badRequest)')
+  .action(run(requestsReject));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

@@ -42,7 +42,11 @@ export async function serve(flags: ServeFlags): Promise<void> {
     out(`admin API on ${server.admin.url} (token ${server.admin.tokenFile ? 'in' : 'from'} ${from})`);
     if (!LOOPBACK.test(config.adminHost)) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
   }
-  out(`challenge password: ${server.challenge}`);
+  const rotated = server.staticChallengeFleets.find((f) => f.fleet === 'default')?.rotated;
+  out(rotated ? 'challenge password: rotated with pqscep challenge rotate (it printed the current one)' : `challenge password: ${server.challenge}`);
+  if (server.staticChallengeFleets.length) {
+    out(`warning: fleet(s) ${server.staticChallengeFleets.map((f) => f.fleet).join(', ')} accept the static challenge, a secret shared by every device: prefer one-time challenges (pqscep challenge issue) or a webhook, and rotate it (pqscep challenge rotate)`);
+  }
   out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
   out(`profile ${server.env.profile}: CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(" + ")}`);

@@ -17,6 +17,12 @@ import type { AuditRecord, CertificateRecord, FleetRecord } from '../store/store
 import { dryRun, formatDryRun } from './dry-run.ts';
 import { createFleet, FleetError, parseDuration, rollback, setProfile, settle, type FleetContext } from './fleet-ops.ts';
 import { fleetStatus, formatStatus } from './status.ts';
+import {
+  decideRequest, issueChallenges, listChallenges, listRequests, rotateStaticChallenge,
+  type ChallengeView, type IssueChallengesRequest, type IssuedChallenges, type LifecycleErrors, type RequestView, type RotatedChallenge,
+} from './lifecycle-ops.ts';
+
+export type { ChallengeView, IssueChallengesRequest, IssuedChallenges, RequestView, RotatedChallenge };
 
 /** No fleet with that name: HTTP 404. */
 export class FleetNotFound extends FleetError {}
@@ -69,6 +75,14 @@ export interface FleetAdmin {
   certificates(filter: CertificateFilter): Promise<CertificateView[]>;
   /** Revokes one certificate (see {@link revokeCertificate}). */
   revoke(serial: string, reason: string): Promise<CertificateView>;
+  /** One-time challenges (lifecycle-ops.ts); the only time they are shown. */
+  issueChallenges(r: IssueChallengesRequest): Promise<IssuedChallenges>;
+  challenges(fleet: string): Promise<ChallengeView[]>;
+  rotateChallenge(fleet: string, overlap?: string): Promise<RotatedChallenge>;
+  /** The manual-approval queue (default: status pending; 'all' for every state). */
+  requests(filter: { fleet?: string; status?: string }): Promise<RequestView[]>;
+  approve(id: string): Promise<RequestView>;
+  reject(id: string, reason: string): Promise<RequestView>;
 }
 
 /** Which certificates `certificates` lists; every field narrows the list. */
@@ -183,10 +197,13 @@ export function revokeCertificate(ctx: FleetContext, serial: string, reason: str
   const record = ctx.store.certificate(key);
   if (!record) throw new FleetNotFound(`no certificate with serial ${key}; see pqscep cert list`);
   if (record.status === 'revoked') throw new FleetError(`certificate ${key} is already revoked (${record.revocationReason ?? 'unspecified'}, ${record.revokedAt?.toISOString() ?? 'unknown time'})`);
-  if (!ctx.store.revoke(key, reason, now)) throw new FleetError(`certificate ${key} could not be revoked (revoked meanwhile?)`);
-  ctx.store.appendAudit({ actor, action: 'certificate.revoke', subject: key, details: { serial: key, reason, fleet: record.fleet, subjectDn: record.subject } });
+  // The revocation and its audit record are one write: neither exists without the other.
+  const audit = { actor, action: 'certificate.revoke', subject: key, details: { serial: key, reason, fleet: record.fleet, subjectDn: record.subject } };
+  if (!ctx.store.revoke(key, reason, now, audit)) throw new FleetError(`certificate ${key} could not be revoked (revoked meanwhile?)`);
   return certificateView(ctx.store.certificate(key)!, now);
 }
+
+const ERRORS: LifecycleErrors = { input: (m) => new FleetInputError(m), notFound: (m) => new FleetNotFound(m) };
 
 /** The same message as fleet-ops.ts gives, with a kind the HTTP layer maps to 404. */
 function requireFleet(ctx: FleetContext, name: string): FleetRecord {
@@ -249,5 +266,11 @@ export function localAdmin(ctx: FleetContext, actor: string, o: LocalOptions = {
     },
     certificates: async (filter) => listCertificates(ctx, filter),
     revoke: async (serial, reason) => changed(revokeCertificate(ctx, serial, reason, actor)),
+    issueChallenges: async (r) => issueChallenges(ctx, r, actor, ERRORS),
+    challenges: async (fleet) => listChallenges(ctx, fleet, ERRORS),
+    rotateChallenge: async (fleet, overlap) => rotateStaticChallenge(ctx, fleet, overlap, actor, ERRORS),
+    requests: async (filter) => listRequests(ctx, filter, ERRORS),
+    approve: async (id) => decideRequest(ctx, id, 'approved', undefined, actor, ERRORS),
+    reject: async (id, reason) => decideRequest(ctx, id, 'rejected', reason, actor, ERRORS),
   };
 }

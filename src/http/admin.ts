@@ -100,6 +100,10 @@ const CreateBody = z.strictObject({ name: z.string(), profile: z.string() });
 const SwitchBody = z.strictObject({ profile: z.string(), at: z.string().optional(), overlap: z.string().optional() });
 const RollbackBody = z.strictObject({ overlap: z.string().optional() });
 const RevokeBody = z.strictObject({ reason: z.string().default('unspecified') });
+const ChallengesBody = z.strictObject({ fleet: z.string().optional(), ttl: z.string().optional(), subjectPattern: z.string().optional(), count: z.number().int().optional() });
+const RotateBody = z.strictObject({ overlap: z.string().optional() });
+const RejectBody = z.strictObject({ reason: z.string() });
+const ApproveBody = z.strictObject({});
 
 /** `revoked=1|true|0|false` (absent: false). */
 function flagParam(ctx: Context, name: string): boolean {
@@ -151,6 +155,22 @@ function adminRouter(admin: (ctx: Context) => FleetAdmin): Router {
   });
   r.post('/certificates/:serial/revoke', async (ctx) => {
     ctx.body = await admin(ctx).revoke(ctx.params.serial, (await body(ctx, RevokeBody)).reason);
+  });
+  r.post('/challenges', async (ctx) => {
+    ctx.body = await admin(ctx).issueChallenges(await body(ctx, ChallengesBody));
+    ctx.status = 201;
+  });
+  r.get('/fleets/:name/challenges', async (ctx) => void (ctx.body = await admin(ctx).challenges(ctx.params.name)));
+  r.post('/fleets/:name/challenge/rotate', async (ctx) => {
+    ctx.body = await admin(ctx).rotateChallenge(ctx.params.name, (await body(ctx, RotateBody)).overlap);
+  });
+  r.get('/requests', async (ctx) => void (ctx.body = await admin(ctx).requests({ fleet: query(ctx, 'fleet'), status: query(ctx, 'status') })));
+  r.post('/requests/:id/approve', async (ctx) => {
+    await body(ctx, ApproveBody);
+    ctx.body = await admin(ctx).approve(ctx.params.id);
+  });
+  r.post('/requests/:id/reject', async (ctx) => {
+    ctx.body = await admin(ctx).reject(ctx.params.id, (await body(ctx, RejectBody)).reason);
   });
   return r;
 }

@@ -1,11 +1,13 @@
 /**
- * Fixtures for tests that run the `pqscep` command as a user would (no assertions): the bin
- * path, an environment without PQSCEP_* settings, a runner that never rejects, a free port.
+ * Fixtures for tests that run the `pqscep` command as a user would: the bin
+ * path, an environment without PQSCEP_* settings, a runner that never rejects, a free port, and
+ * cliOk/cliFails, which assert the exit code and the one-line error form.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'pqscep.js');
@@ -39,4 +41,21 @@ export async function freePort(): Promise<number> {
   const { port } = srv.address() as AddressInfo;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
+}
+
+/** Runs `pqscep ...args`, expecting exit 0; returns stdout. */
+export async function cliOk(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await pqscep(args, env);
+  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+/** Runs `pqscep ...args`, expecting exit 1 with exactly one `pqscep: <reason>` line and no stack; returns the reason. */
+export async function cliFails(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await pqscep(args, env);
+  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
+  expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  expect(r.stderr).toMatch(/^pqscep: \S/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  return r.stderr.slice('pqscep: '.length).trim();
 }
