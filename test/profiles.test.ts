@@ -100,7 +100,7 @@ describe('invalid profile files: the file, the field and the allowed values', ()
 
   // [what, profile, the field the message names, what else it must say]
   const cases: [string, unknown, string, RegExp][] = [
-    ['unknown top-level key', { ...base, colour: 'red' }, 'colour', /unknown field; allowed fields: description, ca, ra, clientKeys, signatures, ciphers, digests, preferredDigest, replyEnvelope, certificate, challenge, approval, legacy$/],
+    ['unknown top-level key', { ...base, colour: 'red' }, 'colour', /unknown field; allowed fields: description, ca, ra, clientKeys, signatures, ciphers, digests, preferredDigest, replyEnvelope, certificate, challenge, renewal, approval, legacy$/],
     ['unknown nested key', { ...base, ca: { algorithm: 'rsa-2048', keySize: 4096 } }, 'ca.keySize', /unknown field; allowed fields: algorithm, subject, validityYears$/],
     ['wrong type', { ...base, ra: 'rsa-2048' }, 'ra', /expected array, received string/],
     ['wrong type (nested number)', { ...base, certificate: { validityDays: '365' } }, 'certificate.validityDays', /expected number, received string/],

@@ -83,7 +83,7 @@ describe('SQLite store: round trips', () => {
   it('pending request round-trips and starts in status pending', () => {
     const s = openSqliteStore(':memory:');
     const p = s.addPending(pendingInput('p1'));
-    expect(p).toEqual({ ...pendingInput('p1'), status: 'pending' });
+    expect(p).toEqual({ ...pendingInput('p1'), fleet: 'default', status: 'pending' });
     expect(s.pending('p1')).toEqual(p);
     expect(s.pendingByTransaction('tx-p')).toEqual(p);
     expect(s.pending('nope')).toBeUndefined();
@@ -243,7 +243,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 2', () => {
+  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 3', () => {
     const dir = tempDir();
     const file = path.join(dir, 'store.db');
     openSqliteStore(file).close();
@@ -251,7 +251,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     s.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -294,5 +294,39 @@ describe('SQLite store: durability', () => {
     expect(s.transactionByRequestHash('hd')).toMatchObject({ certSerial: 'c0ffee', reply: new Uint8Array([9]) });
     s.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite store: challenges and audited writes (schema version 3)', () => {
+  const audit = (action: string) => ({ actor: 'test', action, subject: 's' });
+  const oneTime = (hash: string, expiresAt = new Date(Date.now() + 60_000)) =>
+    ({ hash, kind: 'one-time' as const, fleet: 'default', createdAt: new Date(), expiresAt });
+
+  it('useChallenge: the first transaction wins; the same transaction and key may use it again; expired never', () => {
+    const s = openSqliteStore(':memory:');
+    s.addChallenges([oneTime('h1'), oneTime('h2', new Date(Date.now() - 1))], audit('challenge.issue'));
+    const at = new Date();
+    expect(s.useChallenge('h1', { transactionId: 'tx-a', keyHash: 'k-a', at }, audit('challenge.use'))).toBe(true);
+    expect(s.useChallenge('h1', { transactionId: 'tx-b', keyHash: 'k-b', at }, audit('challenge.use'))).toBe(false);
+    expect(s.useChallenge('h1', { transactionId: 'tx-a', keyHash: 'k-other', at }, audit('challenge.use'))).toBe(false);
+    expect(s.useChallenge('h1', { transactionId: 'tx-a', keyHash: 'k-a', at }, audit('challenge.use'))).toBe(true);
+    expect(s.useChallenge('h2', { transactionId: 'tx-c', keyHash: 'k-c', at }, audit('challenge.use'))).toBe(false);
+    expect(s.useChallenge('unknown', { transactionId: 'tx-c', keyHash: 'k-c', at }, audit('challenge.use'))).toBe(false);
+    expect(s.challenge('h1')).toMatchObject({ usedBy: { transactionId: 'tx-a', keyHash: 'k-a' } });
+    // one audit record per successful use, none for refusals
+    expect(s.audit().map((a) => a.action)).toEqual(['challenge.issue', 'challenge.use', 'challenge.use']);
+    s.close();
+  });
+
+  it('a write and its audit record commit together: a failed issuance leaves neither', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordIssuance(cert('aa'), tx('h-1'), undefined, { audit: [audit('certificate.issue')] });
+    expect(() => s.recordIssuance(cert('aa'), tx('h-2'), undefined, { audit: [audit('certificate.issue')] })).toThrow(SerialCollisionError);
+    expect(s.audit().map((a) => a.action)).toEqual(['certificate.issue']);
+    expect(s.transactionByRequestHash('h-2')).toBeUndefined();
+    expect(s.revoke('aa', 'keyCompromise', new Date(), audit('certificate.revoke'))).toBe(true);
+    expect(s.revoke('aa', 'keyCompromise', new Date(), audit('certificate.revoke'))).toBe(false); // already revoked: no second record
+    expect(s.audit().map((a) => a.action)).toEqual(['certificate.issue', 'certificate.revoke']);
+    s.close();
   });
 });
