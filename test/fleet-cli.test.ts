@@ -13,27 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, baseEnv, freePort, pqscep } from './helpers/cli.ts';
+import { BIN, ROOT, baseEnv, cliFails, cliOk, freePort } from './helpers/cli.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 
 const TOKEN = 'fleet-cli-token-0123456789abcdef';
 
-/** Exit 0; returns stdout. */
-async function ok(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await pqscep(args, env);
-  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-/** Exit 1 with exactly one stderr line `pqscep: <reason>` and no stack; returns the reason. */
-async function fails(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await pqscep(args, env);
-  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
-  expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-  expect(r.stderr).toMatch(/^pqscep: \S/);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return r.stderr.slice('pqscep: '.length).trim();
-}
+const ok = cliOk;
+const fails = cliFails;
 
 const children: ChildProcess[] = [];
 const work = mkdtempSync(join(tmpdir(), 'pqscep-fleet-cli-'));

@@ -7,11 +7,10 @@
  * verifies. A RenewalReq signed by a revoked certificate is refused with badRequest.
  * Leaves out: CRL regeneration before nextUpdate (currentCrl's refreshAt), delta CRLs.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, CertificateList } from '@peculiar/asn1-x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,43 +18,12 @@ import { serialHex } from '../src/ca/certificate.ts';
 import { buildCsr } from '../src/client/csr.ts';
 import type { AuditView, CertificateView } from '../src/fleet/admin-ops.ts';
 import { createFleet } from '../src/fleet/fleet-ops.ts';
+import { cliFails, cliOk } from './helpers/cli.ts';
 import { hasReferenceNode, REFERENCE_NODE, referenceMissingReason } from './helpers/openssl35.ts';
 import { clientRegistry, device, exchange, request, testServer, type Device, type TestServer } from './helpers/server.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'pqscep.js');
-const baseEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function pqscep(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: baseEnv(), timeout: 45_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await pqscep(args);
-  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-/** Exit 1 with exactly one stderr line `pqscep: <reason>` and no stack; returns the reason. */
-async function fails(args: string[]): Promise<string> {
-  const r = await pqscep(args);
-  expect(r.code, `pqscep ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(1);
-  expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-  expect(r.stderr).toMatch(/^pqscep: \S/);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return r.stderr.slice('pqscep: '.length).trim();
-}
+const ok = (args: string[]) => cliOk(args);
+const fails = (args: string[]) => cliFails(args);
 
 let server: TestServer;
 let base: string;
