@@ -57,7 +57,7 @@ export interface Captured {
   readonly caCertificates: readonly Certificate[];
 }
 
-const keyTypeOf = (spki: Uint8Array, registry: Registry) => registry.list('key').find((k) => k.matches(spki))?.name;
+const keyTypeOf = (spki: Uint8Array, registry: Registry) => registry.keyTypeOf(spki)?.name;
 
 /** Seal-side and open-side operations of an envelope with one RecipientInfo addressed to a key of type `recipientKey`. */
 function envelopeOps(der: Uint8Array, plaintextBytes: number, recipientKey: string, registry: Registry, what: string): { seal: Op[]; open: Op[] } {

@@ -176,7 +176,7 @@ async function loadIdentity(dir: string, certFile: string, keyFile: string, regi
   const der = onePem(await readFile(join(dir, certFile), 'utf8'), 'CERTIFICATE', certFile);
   const keyDer = onePem(await readFile(join(dir, keyFile), 'utf8'), 'PRIVATE KEY', keyFile);
   const spki = spkiOf(parseCertificate(der, certFile));
-  const keyType = registry.list('key').find((k) => k.matches(spki));
+  const keyType = registry.keyTypeOf(spki);
   if (!keyType) throw new CaFilesError(`${certFile}: its key type is not enabled in the registry`);
   try {
     return caIdentity(der, keyType.importPkcs8(keyDer));

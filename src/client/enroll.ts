@@ -75,7 +75,8 @@ export function pickRecipient(certs: readonly Certificate[], registry?: Registry
  * (docs/pqc-scep.md §5).
  */
 export async function replyKey(subject: string, signer: PrivateKeyHandle, recipient: Certificate, registry: Registry): Promise<{ certificate: Certificate; key: PrivateKeyHandle }> {
-  const raKem = registry.list('key').find((k) => k.usages.includes('encrypt') && k.quantumSafe && k.matches(spkiOf(recipient)));
+  const found = registry.keyTypeOf(spkiOf(recipient));
+  const raKem = found?.usages.includes('encrypt') && found.quantumSafe ? found : undefined;
   const key = await (raKem ?? registry.byName('key', 'ml-kem-768')).generate();
   const name = parseName(subject);
   const now = Date.now();
@@ -93,7 +94,7 @@ export async function enroll(o: EnrollOptions): Promise<Enrolled> {
   const { registry } = o;
   const caps = (await getCaps(o.url)).map((c) => c.toUpperCase());
   const signing = o.renew?.key ?? o.key;
-  const quantumSafe = registry.list('key').find((k) => k.matches(signing.spki))?.quantumSafe ?? false;
+  const quantumSafe = registry.keyTypeOf(signing.spki)?.quantumSafe ?? false;
   const { certificates: caCerts, der: caDer } = await getCaCerts(o.url, quantumSafe ? PQC_CA_IDENT : undefined);
   o.save?.('getcacert.der', caDer);
   const recipient = pickRecipient(caCerts, registry, quantumSafe);

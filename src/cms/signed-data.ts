@@ -8,6 +8,7 @@
  */
 import { Attribute, CertificateChoices, CertificateSet, ContentInfo, EncapsulatedContent, EncapsulatedContentInfo, IssuerAndSerialNumber, SignerIdentifier, SignerInfo, SignerInfos, DigestAlgorithmIdentifiers } from '@peculiar/asn1-cms';
 import { AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, Certificate, CertificateList } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
 import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
@@ -214,5 +215,14 @@ export function certsOnly(certificates: readonly Certificate[], crls: readonly C
   return wrap(id_signedData, sd);
 }
 
-export const wrap = (contentType: string, value: unknown): Uint8Array =>
-  serialize(new ContentInfo({ contentType, content: serialize(value).slice().buffer }));
+/**
+ * ContentInfo { contentType, [0] EXPLICIT content } (RFC 5652 §3) around `value`'s DER. Built
+ * with asn1js from the already-encoded content: asn1-schema's ContentInfo would re-parse the
+ * content (an ANY) only to encode it again, which for a 20 KB post-quantum message costs more
+ * than the rest of the wrapping.
+ */
+export function wrap(contentType: string, value: unknown): Uint8Array {
+  const explicit = new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: serialize(value) });
+  explicit.idBlock.isConstructed = true; // [0] EXPLICIT: constructed, its value the content's DER verbatim
+  return new Uint8Array(new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: contentType }), explicit] }).toBER());
+}

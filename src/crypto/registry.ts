@@ -5,7 +5,8 @@
  * Duplicate OIDs or names are a programming error and fail at start-up.
  * @module
  */
-import type { Algorithm, AlgorithmKind, Oid } from './types.ts';
+import { spkiOid } from './keys.ts';
+import type { Algorithm, AlgorithmKind, KeyType, Oid } from './types.ts';
 import { UnsupportedAlgorithmError } from './types.ts';
 
 type OfKind<K extends AlgorithmKind> = Extract<Algorithm, { kind: K }>;
@@ -17,6 +18,12 @@ export interface Registry {
   byName<K extends AlgorithmKind>(kind: K, name: string): OfKind<K>;
   /** All algorithms of role `kind`, in list order. */
   list<K extends AlgorithmKind>(kind: K): readonly OfKind<K>[];
+  /**
+   * The first enabled key type whose `spkiOid` is the key's algorithm and that `matches` it;
+   * undefined for a key of no enabled type. Remembered per key: the same few keys (CA, RA, a
+   * client's signer and CSR key) are asked about several times per message.
+   */
+  keyTypeOf(spki: Uint8Array): OfKind<'key'> | undefined;
   /** True when legacy algorithms (DES, 3DES, SHA-1) are allowed. */
   readonly allowLegacy: boolean;
 }
@@ -38,6 +45,8 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
   }
   const usable = (alg: Algorithm | undefined) => alg !== undefined && (allowLegacy || !alg.legacy);
   const lists = new Map<AlgorithmKind, readonly Algorithm[]>();
+  const keyTypes = new Map<string, KeyType | undefined>();
+  const KEY_CACHE_LIMIT = 512;
   return Object.freeze({
     allowLegacy,
     byOid<K extends AlgorithmKind>(kind: K, oid: Oid): OfKind<K> {
@@ -57,6 +66,15 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
         lists.set(kind, list);
       }
       return list as readonly OfKind<K>[];
+    },
+    keyTypeOf(spki: Uint8Array): KeyType | undefined {
+      const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
+      if (keyTypes.has(id)) return keyTypes.get(id);
+      const oid = spkiOid(spki);
+      const found = oid === undefined ? undefined : this.list('key').find((k) => k.spkiOid === oid && k.matches(spki));
+      if (keyTypes.size >= KEY_CACHE_LIMIT) keyTypes.delete(keyTypes.keys().next().value!);
+      keyTypes.set(id, found);
+      return found;
     },
   });
 }

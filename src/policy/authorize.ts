@@ -65,7 +65,8 @@ const deny = (reason: string): Denial => ({ failInfo: 'badRequest', reason });
 
 export async function authorize(input: AuthorizeInput, env: AuthorizeEnv, now = new Date()): Promise<Authorization | Denial> {
   const { csr } = input;
-  const keyType = env.registry.list('key').find((k) => k.usages.includes('sign') && k.matches(csr.spki));
+  const found = env.registry.keyTypeOf(csr.spki);
+  const keyType = found?.usages.includes('sign') ? found : undefined;
   if (!keyType || !env.clientKeys.has(keyType.name)) return { failInfo: 'badAlg', reason: `CSR key ${keyType?.name ?? 'of unknown type'} is not allowed` };
   const names = nameProblem(csr, env.sanTypes);
   if (names) return deny(names);

@@ -85,7 +85,7 @@ export interface ScepEnv {
 
 /** The key type an identity was generated as (an 'ecdh-p256' RA key must not sign, though 'ecdsa-p256' matches its SPKI). */
 const keyTypeOf = (id: CaIdentity, registry: Registry) =>
-  registry.list('key').find((k) => k.name === id.key.keyType) ?? registry.list('key').find((k) => k.matches(id.key.spki));
+  registry.list('key').find((k) => k.name === id.key.keyType) ?? registry.keyTypeOf(id.key.spki);
 const canSign = (id: CaIdentity, registry: Registry) => keyTypeOf(id, registry)?.usages.includes('sign') ?? false;
 export const isQuantumSafe = (id: CaIdentity, registry: Registry) => keyTypeOf(id, registry)?.quantumSafe ?? false;
 
