@@ -5,7 +5,8 @@
  * `GET /crl/<fleet>.crl`: it lists a revocation at once, verifies with `openssl crl -CAfile`,
  * and for an ML-DSA-65 fleet carries an ML-DSA signature that OpenSSL 3.5 (the reference Node 26)
  * verifies. A RenewalReq signed by a revoked certificate is refused with badRequest.
- * Leaves out: CRL regeneration before nextUpdate (currentCrl's refreshAt), delta CRLs.
+ * Also: the CRL is re-signed halfway to its nextUpdate (RFC 5280 §5.1.2.5), with a higher cRLNumber.
+ * Leaves out: delta CRLs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, CertificateList } from '@peculiar/asn1-x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialHex } from '../src/ca/certificate.ts';
+import { currentCrl } from '../src/scep/queries.ts';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { buildCsr } from '../src/client/csr.ts';
 import type { AuditView, CertificateView } from '../src/fleet/admin-ops.ts';
 import { createFleet } from '../src/fleet/fleet-ops.ts';
@@ -24,6 +27,12 @@ import { clientRegistry, device, exchange, request, testServer, type Device, typ
 
 const ok = (args: string[]) => cliOk(args);
 const fails = (args: string[]) => cliFails(args);
+
+/** The cRLNumber extension's value (RFC 5280 §5.2.3). */
+function crlNumberOf(crl: CertificateList): number {
+  const ext = crl.tbsCertList.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
+  return Number(AsnConvert.parse(ext!.extnValue, CRLNumber).value);
+}
 
 let server: TestServer;
 let base: string;
@@ -135,6 +144,20 @@ describe('revocation', () => {
     const r = spawnSync('openssl', ['crl', '-inform', 'DER', '-in', file, '-CAfile', join(server.dataDir, 'ca.pem'), '-noout'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('verify OK');
+  });
+
+  it('RFC 5280 §5.1.2.4-5: the CRL is served from cache until halfway to nextUpdate, then re-signed with a higher cRLNumber', async () => {
+    const t0 = new Date(Date.now() + 3 * 86_400_000); // past any CRL cached by the tests above
+    const first = await currentCrl(server.env.ca, server.env, t0);
+    const hours = server.env.crlValidityHours;
+    expect(first.tbsCertList.nextUpdate?.getTime().getTime()).toBe(t0.getTime() - (t0.getTime() % 1000) + hours * 3_600_000);
+    expect(await currentCrl(server.env.ca, server.env, new Date(t0.getTime() + (hours / 2 - 1) * 3_600_000))).toBe(first);
+    const later = new Date(t0.getTime() + (hours / 2 + 1) * 3_600_000);
+    const second = await currentCrl(server.env.ca, server.env, later);
+    expect(second).not.toBe(first);
+    expect(second.tbsCertList.thisUpdate.getTime().getTime()).toBe(later.getTime() - (later.getTime() % 1000));
+    expect(crlNumberOf(second)).toBeGreaterThan(crlNumberOf(first));
+    expect(second.tbsCertList.revokedCertificates?.map((r) => serialHex(r.userCertificate)).sort()).toEqual(devices.map((d) => d.serial).sort());
   });
 
   it('a RenewalReq signed by a revoked certificate gets FAILURE badRequest; a valid one still renews', async () => {
