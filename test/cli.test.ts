@@ -41,7 +41,7 @@ interface Served {
 
 const running: Served[] = [];
 
-/** Spawns `pqscep serve ...args` and resolves once it has printed its challenge line. */
+/** Spawns `pqscep serve ...args` and resolves once it has printed its start-up lines (the last is the store's). */
 async function serve(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -52,7 +52,7 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promis
   const served: Served = { child, stdout: () => out, stderr: () => err, exited };
   running.push(served);
   const deadline = Date.now() + 30_000;
-  while (!/^challenge password: .*$/m.test(out)) {
+  while (!/^store: .*$/m.test(out)) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`pqscep serve exited early:\n${out}\n${err}`);
     if (Date.now() > deadline) throw new Error(`pqscep serve did not start:\n${out}\n${err}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -102,6 +102,8 @@ describe('pqscep serve, then the client commands against it', () => {
     const out = lines(server.stdout());
     expect(out.filter((l) => l.startsWith('listening on'))).toEqual([`listening on ${url}`]);
     expect(out).toContain(`challenge password: ${CHALLENGE}`);
+    // a shared secret is the weakest way in: every start says so
+    expect(out.filter((l) => l.startsWith('warning: fleet(s) default accept the static challenge'))).toHaveLength(1);
     expect(existsSync(join(data, 'ca.pem'))).toBe(true);
   });
 
