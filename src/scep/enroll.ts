@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { nameToString, randomSerial, serialHex } from '../ca/certificate.ts';
 import { CsrError, parseCsr, verifyCsr, type CsrInfo } from '../ca/csr.ts';
 import { issueCertificate } from '../ca/issuer.ts';
-import { parse, serialize } from '../cms/der.ts';
+import { equalBytes, parse, serialize } from '../cms/der.ts';
 import { CmsError } from '../cms/errors.ts';
 import { certsOnly } from '../cms/signed-data.ts';
 import type { ContentCipher } from '../crypto/types.ts';
@@ -51,6 +51,8 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
     },
   );
   if ('failInfo' in decision) throw new ScepError(decision.failInfo, decision.reason);
+  const earlier = issuedBefore(v, csr, env);
+  if (earlier) return { body: success(v, earlier.der, csr, env), record: true };
 
   // RFC 8894 §3.3.3: a client may resend its request instead of polling.
   const open = env.store.pendingByTransaction(request.transactionId);
@@ -72,6 +74,30 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
 
 /** The authorization of a request an operator approved (`pqscep requests approve`). */
 const approved = (id: string): Authorization => ({ renewalOf: null, by: `approval:${id}` });
+
+/**
+ * One transaction, one certificate (RFC 8894 §3.2.1.1: the transactionID names the transaction
+ * across resends). A client whose reply was lost resends with a fresh senderNonce, so the exact-
+ * replay rule (pki-operation.ts) does not catch it: when this fleet's current CA already issued
+ * a valid, unexpired certificate in this transaction (other than the request's own signer
+ * certificate, which a renewal reusing its key and transactionID presents), the answer is that
+ * certificate again if it certifies the CSR's key, and FAILURE badRequest if it certifies another
+ * key. A revoked or expired certificate, or one from an earlier CA (after a fleet switch), does
+ * not count: the same key may enroll again. A fresh certificate for a still valid one is a
+ * RenewalReq (or a new key, hence a new transactionID with our client).
+ * Concurrent requests of one transaction are answered one at a time (pki-operation.ts), so the
+ * check cannot race an issuance in this process.
+ */
+function issuedBefore(v: Verified, csr: CsrInfo, env: ScepEnv): CertificateRecord | undefined {
+  const signer = serialize(v.request.signerCert);
+  const now = Date.now();
+  const earlier = env.store.certificatesByTransaction(v.request.transactionId)
+    .find((c) => c.fleet === env.fleet && c.issuer === env.ca.fingerprint && c.status === 'valid' && c.notAfter.getTime() > now && !equalBytes(c.der, signer));
+  if (!earlier) return undefined;
+  const spki = serialize(parse(earlier.der, CertificateClass, 'Certificate').tbsCertificate.subjectPublicKeyInfo);
+  if (!equalBytes(spki, csr.spki)) throw new ScepError('badRequest', `transaction ${v.request.transactionId} already has certificate ${earlier.serial} for another key`);
+  return earlier;
+}
 
 /**
  * ```asn

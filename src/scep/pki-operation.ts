@@ -69,9 +69,23 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: Clien
   if (previous) return previous.reply;
   const running = inflight.get(requestHash);
   if (running) return running;
-  const work = answer(request, requestHash, env, client).finally(() => inflight.delete(requestHash));
+  // One transaction's requests one at a time: an issuance commits before the next one looks (enroll.ts).
+  const work = oneAtATime(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client)).finally(() => inflight.delete(requestHash));
   inflight.set(requestHash, work);
   return work;
+}
+
+const transactions = new Map<string, Promise<unknown>>();
+
+/** Runs `task` after every earlier task of `key` has settled (this process only: one server per data folder). */
+function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const run = (transactions.get(key) ?? Promise.resolve()).then(task, task);
+  const settled = run.then(() => undefined, () => undefined);
+  transactions.set(key, settled);
+  void settled.then(() => {
+    if (transactions.get(key) === settled) transactions.delete(key);
+  });
+  return run;
 }
 
 /** What verify() got to before it returned or threw: the client record wants it either way. */
