@@ -16,6 +16,9 @@ export interface ServeFlags {
   caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
   /** false with --no-admin */
   admin?: boolean; adminPort?: string; adminHost?: string; adminToken?: string;
+  /** false with --no-metrics */
+  metrics?: boolean; rateLimit?: string; trustProxy?: boolean; requestTimeout?: string; shutdownTimeout?: string;
+  tlsCert?: string; tlsKey?: string;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -31,6 +34,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
     caKeyType: flags.caAlg, raKeyTypes: flags.raAlg, pqBackend: flags.pqBackend, pqReplyEnvelope: flags.pqReplyEnvelope,
     profile: flags.profile, profilesDir: flags.profiles,
     admin: flags.admin === false ? false : undefined, adminPort: flags.adminPort, adminHost: flags.adminHost, adminToken: flags.adminToken,
+    metrics: flags.metrics === false ? false : undefined, rateLimitPerAddress: flags.rateLimit, trustProxy: flags.trustProxy || undefined,
+    requestTimeout: flags.requestTimeout, shutdownTimeout: flags.shutdownTimeout, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);

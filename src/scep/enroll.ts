@@ -119,6 +119,7 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string
     body: successWith(v, certsOnly([certificate]), csr, env, recipient),
     record: true,
     commit: (transaction) => env.store.recordIssuance(record, { ...transaction, certSerial: record.serial }, pendingId),
+    issuedKeyType: record.keyAlgorithm,
   };
 }
 
