@@ -28,10 +28,10 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
   const handle = async (ctx: Context, fleet: string) => {
     const env = environment(fleet);
     const facts = requestFacts(ctx);
-    if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
-    facts.fleet = env.fleet; // only fleets that exist become metric labels
     const operation = queryParam(ctx.querystring, 'operation');
     facts.operation = operationLabel(operation);
+    if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
+    facts.fleet = env.fleet; // only fleets that exist become metric labels
     let message: Uint8Array | undefined;
     let caIdent: string | undefined;
     if (ctx.method === 'POST') message = postedMessage(await readBody(ctx.req, options.maxMessageBytes));

@@ -86,7 +86,7 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: Clien
   // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
   const previous = env.store.transactionByRequestHash(requestHash);
   if (previous) {
-    observe?.({ messageType: request.messageType, status: previous.status, replay: true });
+    observe?.({ messageType: request.messageType, status: previous.status, replay: true, clientKeyType: request.signerCert ? signerKeyType(request.signerCert, env) : undefined });
     return previous.reply;
   }
   const running = inflight.get(requestHash);
