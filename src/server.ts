@@ -3,8 +3,9 @@
  * SQLite store), the SCEP environment, an HTTP listener whose header limit admits GET
  * PKIOperation URLs as large as the message limit (RFC 8894 §4.3; post-quantum requests do not
  * fit the usual 8-16 KB), and the admin API on a second listener (loopback by default, bearer
- * token from the configuration or `<data>/admin-token.txt`). Used by `pqscep serve` and by the
- * tests.
+ * token from the configuration or `<data>/admin-token.txt`). HTTPS, time limits and the
+ * shutdown drain are src/http/listener.ts; metrics src/http/metrics.ts. Used by `pqscep serve`
+ * and by the tests.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -172,7 +173,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // so every answer a client received is in it.
   const close = async () => {
     await fleets.stop();
+    log.info({ inFlight: drain.inFlight, shutdownTimeoutMs: config.shutdownTimeout }, 'shutting down: letting requests in progress finish');
     await drain.drain([server, adminServer], Date.now() + config.shutdownTimeout);
+    if (drain.inFlight > 0) log.warn({ inFlight: drain.inFlight }, 'shutdown timeout: connections of unfinished requests were closed; those requests were not answered');
     store.close();
   };
   let port: number;

@@ -78,7 +78,7 @@ describe('rate limit per client address', () => {
 
 describe('request time limit', () => {
   it('cuts off a client that sends headers and then stalls its body (408, connection closed)', async () => {
-    const server = await testServer({ requestTimeout: '1s' });
+    const server = await testServer({ requestTimeout: 1000 });
     try {
       const { port } = new URL(server.url);
       const socket = connect(Number(port), '127.0.0.1');

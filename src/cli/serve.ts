@@ -55,9 +55,18 @@ export async function serve(flags: ServeFlags): Promise<void> {
   out(`store: SQLite (${sqliteDriverName()})`);
   let closing = false;
   const stop = async () => {
-    if (closing) return;
+    if (closing) {
+      // A second signal: the operator does not want to wait for the drain.
+      process.stderr.write('pqscep: second signal: exiting without waiting for requests in progress\n');
+      process.exit(1);
+    }
     closing = true;
-    await server.close();
+    try {
+      await server.close(); // stops accepting, lets requests in progress finish (--shutdown-timeout), closes the store
+    } catch (err) {
+      process.stderr.write(`pqscep: shutdown failed: ${(err as Error).message.split('\n')[0]}\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGINT', stop);

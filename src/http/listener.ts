@@ -5,10 +5,10 @@
  *   start-up: unreadable, not PEM, or a key that does not match is a one-line ConfigError);
  *   `requestTimeout` bounds a whole request (a client that sends headers and stalls the body
  *   gets 408 and a closed connection, RFC 9110 §15.5.9), headers have min(30 s, that).
- * - Drain: counts requests being answered; `drain` stops accepting, tells keep-alive clients
- *   `Connection: close`, lets answers in progress finish and waits until they have, bounded by
- *   a deadline after which remaining connections are cut (work never answered was never
- *   acknowledged).
+ * - Drain: counts requests being answered; `drain` first lets requests already sent start,
+ *   then stops accepting, tells keep-alive clients `Connection: close`, lets answers in
+ *   progress finish and waits until they have, bounded by a deadline after which remaining
+ *   connections are cut (work never answered was never acknowledged).
  * Leaves out: HTTP/2, client certificates, reloading the certificate without a restart.
  * @module
  */
@@ -67,9 +67,12 @@ export function createListener(handler: Handler, options: ListenerOptions): List
   return options.tls ? (createHttpsServer({ ...common, ...options.tls }, handler) as unknown as HttpServer) : createHttpServer(common, handler);
 }
 
+const MAX_SETTLE_TURNS = 20;
+
 /** Requests being answered, and the shutdown switch every response checks. */
 export class Drain {
   private active = 0;
+  private started = 0;
   private closing = false;
   private waiters: (() => void)[] = [];
 
@@ -77,6 +80,7 @@ export class Drain {
   middleware() {
     return async (ctx: Context, next: Next): Promise<void> => {
       this.active++;
+      this.started++;
       try {
         await next();
         if (this.closing) ctx.set('Connection', 'close'); // keep-alive clients reconnect elsewhere
@@ -97,6 +101,15 @@ export class Drain {
    */
   async drain(servers: readonly (Listener | undefined)[], deadline: number): Promise<void> {
     this.closing = true;
+    // Requests that clients have already sent may still sit unread in socket buffers (or on
+    // connections not yet accepted) while CPU-bound signing holds the event loop; close() would
+    // cut those connections as idle. A few loop turns first let them start, until a turn starts none.
+    for (let turn = 0; turn < MAX_SETTLE_TURNS && Date.now() < deadline; turn++) {
+      const before = this.started;
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (this.started === before && turn > 0) break;
+    }
     const listening = servers.filter((s): s is Listener => s !== undefined && s.listening);
     const closed = Promise.all(listening.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     // Connections that go idle after their last answer are closed as they do.
