@@ -28,6 +28,8 @@ export function queryWithoutMessage(rawQuery: string): string {
 export function accessLog(log: AccessLogger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = process.hrtime.bigint();
+    // Read now: once a refused body has been cut off, the request has no socket any more.
+    const address = ctx.ip;
     try {
       await next();
     } finally {
@@ -38,7 +40,7 @@ export function accessLog(log: AccessLogger) {
         status: ctx.status,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
         bytes: ctx.length ?? 0,
-        address: ctx.ip,
+        address,
       };
       if (QUIET.has(ctx.path)) log.debug?.(line, 'request');
       else log.info(line, 'request');
