@@ -72,6 +72,8 @@ export const ConfigSchema = z.object({
   /** HTTPS for the SCEP listener: PEM certificate (chain) and key files, both or neither. */
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
+  /** The admin API over HTTPS too, with the same certificate and key (`--admin-tls`). */
+  adminTls: z.boolean().default(false),
 });
 export type ServerConfig = z.infer<typeof ConfigSchema>;
 

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
@@ -148,6 +148,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   setPqBackend(config.pqBackend);
   checkKeyTypes(config, createRegistry(ALGORITHMS, { allowLegacy: true }));
   const tls = loadTls(config.tlsCert, config.tlsKey);
+  if (config.adminTls && !tls) throw new ConfigError('invalid setting adminTls (--admin-tls): needs --tls-cert and --tls-key, whose certificate and key it uses');
   const { profiles, defaultProfile, explicit } = resolveProfiles(config);
   const created = !existsSync(join(config.dataDir, 'ca'));
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
@@ -187,13 +188,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);
       const adminApp = createAdminApp({ fleets: { store, profiles }, token, afterChange: () => fleets.refresh(), allowLegacy: config.allowLegacy, log, metrics: metrics && (() => metrics.exposition()) }, drain);
-      adminServer = createServer(adminApp.callback());
-      adminServer.requestTimeout = 30_000;
-      adminServer.headersTimeout = 10_000;
+      adminServer = createListener(adminApp.callback(), { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, tls: config.adminTls ? tls : undefined });
       const adminPort = await listen(adminServer, adminPortOf(config), config.adminHost).catch((err: Error) => {
         throw new ConfigError(`admin API on ${config.adminHost}:${adminPortOf(config)} (--admin-host, --admin-port): ${err.message}; choose another --admin-port, or --no-admin`);
       });
-      admin = { url: `http://${hostInUrl(config.adminHost)}:${adminPort}`, port: adminPort, token, tokenFile };
+      admin = { url: `${config.adminTls ? 'https' : 'http'}://${hostInUrl(config.adminHost)}:${adminPort}`, port: adminPort, token, tokenFile };
     }
   } catch (err) {
     await close();

@@ -3,7 +3,7 @@
  * allows SCEP over HTTPS); the URL it reports is https; a client trusting the certificate runs
  * GetCACaps and a whole enrollment (the `pqscep enroll` command, trusting it through
  * NODE_EXTRA_CA_CERTS); one file without the other, an unreadable file or a key that is not the
- * certificate's stop the server with one line.
+ * certificate's stop the server with one line. With `adminTls` the admin API speaks TLS too.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,9 +21,9 @@ const key = join(work, 'key.pem');
 const otherKey = join(work, 'other-key.pem');
 
 /** GET over https trusting only `ca`; resolves with status and body. */
-function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get(url, { ca }, (res) => {
+    get(url, { ca, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     }).on('error', reject);
@@ -63,6 +63,26 @@ describe('HTTPS on the SCEP listener', () => {
     const r = await pqscep(['caps', '--url', server.url]);
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('POSTPKIOperation');
+  });
+});
+
+describe('adminTls: the admin API over HTTPS', () => {
+  it('serves the admin API with the same certificate, still behind the bearer token', async () => {
+    const server = await testServer({ tlsCert: cert, tlsKey: key, adminTls: true });
+    try {
+      const admin = server.admin!;
+      expect(admin.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect((await httpsGet(`${admin.url}/fleets`, readFileSync(cert))).status).toBe(401);
+      const res = await httpsGet(`${admin.url}/fleets`, readFileSync(cert), { Authorization: `Bearer ${admin.token}` });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'default' })]));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses adminTls without a certificate and key, with one line', async () => {
+    await expect(testServer({ adminTls: true })).rejects.toThrow(/^invalid setting adminTls \(--admin-tls\): needs --tls-cert and --tls-key[^\n]*$/);
   });
 });
 

@@ -58,6 +58,7 @@ program.command('serve').description('run the SCEP server')
   .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT, how long requests in progress may take to finish (default 10s)')
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key (PQSCEP_TLS_CERT)')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert (PQSCEP_TLS_KEY)')
+  .option('--admin-tls', 'serve the admin API over HTTPS too, with --tls-cert and --tls-key')
   .action(run(serve));
 
 const clientOptions = (cmd: Command) => cmd

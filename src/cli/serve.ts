@@ -18,7 +18,7 @@ export interface ServeFlags {
   admin?: boolean; adminPort?: string; adminHost?: string; adminToken?: string;
   /** false with --no-metrics */
   metrics?: boolean; rateLimit?: string; trustProxy?: boolean; requestTimeout?: string; shutdownTimeout?: string;
-  tlsCert?: string; tlsKey?: string;
+  tlsCert?: string; tlsKey?: string; adminTls?: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -35,7 +35,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     profile: flags.profile, profilesDir: flags.profiles,
     admin: flags.admin === false ? false : undefined, adminPort: flags.adminPort, adminHost: flags.adminHost, adminToken: flags.adminToken,
     metrics: flags.metrics === false ? false : undefined, rateLimitPerAddress: flags.rateLimit, trustProxy: flags.trustProxy || undefined,
-    requestTimeout: flags.requestTimeout, shutdownTimeout: flags.shutdownTimeout, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey,
+    requestTimeout: flags.requestTimeout, shutdownTimeout: flags.shutdownTimeout, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, adminTls: flags.adminTls || undefined,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
@@ -45,7 +45,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   if (server.admin) {
     const from = server.admin.tokenFile ?? (flags.adminToken ? '--admin-token' : 'PQSCEP_ADMIN_TOKEN');
     out(`admin API on ${server.admin.url} (token ${server.admin.tokenFile ? 'in' : 'from'} ${from})`);
-    if (!LOOPBACK.test(config.adminHost)) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
+    if (!LOOPBACK.test(config.adminHost) && !config.adminTls) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
   }
   out(`challenge password: ${server.challenge}`);
   out(`enroll a device:  npx pqscep enroll --url ${server.url} --challenge '${server.challenge}' --subject "CN=device-1" --out device-1`);

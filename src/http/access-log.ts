@@ -33,17 +33,26 @@ export function accessLog(log: AccessLogger) {
     try {
       await next();
     } finally {
-      const query = queryWithoutMessage(ctx.querystring);
-      const line = {
-        method: ctx.method,
-        path: query ? `${ctx.path}?${query}` : ctx.path,
-        status: ctx.status,
-        ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
-        bytes: ctx.length ?? 0,
-        address,
-      };
-      if (QUIET.has(ctx.path)) log.debug?.(line, 'request');
-      else log.info(line, 'request');
+      logRequest(log, ctx, address, started);
     }
   };
+}
+
+/** Never throws: a failing log line must not turn an answer into a 500. */
+function logRequest(log: AccessLogger, ctx: Context, address: string, started: bigint): void {
+  try {
+    const query = queryWithoutMessage(ctx.querystring);
+    const line = {
+      method: ctx.method,
+      path: query ? `${ctx.path}?${query}` : ctx.path,
+      status: ctx.status,
+      ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
+      bytes: ctx.length ?? 0,
+      address,
+    };
+    if (QUIET.has(ctx.path)) log.debug?.(line, 'request');
+    else log.info(line, 'request');
+  } catch {
+    // nothing sensible to do: the logger itself is what failed
+  }
 }

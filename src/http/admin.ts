@@ -18,7 +18,7 @@
  * Errors are one JSON line, `{"error": "..."}`: 401 without the token, 400 for a malformed
  * request, 404 for an unknown fleet or serial, 409 for a refused operation, 500 (logged, never a stack).
  * Changes are recorded with actor `admin-api@<remote address>` and applied (`afterChange`)
- * before the response is sent. Leaves out: TLS (bind to loopback, or put a proxy in front), CORS.
+ * before the response is sent. Leaves out: CORS. TLS only with `--admin-tls` (else bind to loopback, or put a proxy in front).
  * @module
  */
 import Router from '@koa/router';

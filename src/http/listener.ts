@@ -49,6 +49,8 @@ export function loadTls(certFile: string | undefined, keyFile: string | undefine
 export interface ListenerOptions {
   readonly maxHeaderSize?: number;
   readonly requestTimeoutMs: number;
+  /** Default min(30 s, requestTimeoutMs). */
+  readonly headersTimeoutMs?: number;
   readonly tls?: TlsFiles;
 }
 
@@ -59,7 +61,7 @@ export function createListener(handler: Handler, options: ListenerOptions): List
   const common = {
     maxHeaderSize: options.maxHeaderSize,
     requestTimeout,
-    headersTimeout: Math.min(30_000, requestTimeout),
+    headersTimeout: Math.min(options.headersTimeoutMs ?? 30_000, requestTimeout),
     // Node checks those timeouts on this interval (default 30 s); a short limit needs a shorter one.
     connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(requestTimeout / 4))),
   };

@@ -78,7 +78,11 @@ export class ServerMetrics {
         await next();
       } finally {
         this.inFlight.dec();
-        this.record(ctx, stopTimer);
+        try {
+          this.record(ctx, stopTimer);
+        } catch {
+          // a metrics bug must never turn an answer into a 500
+        }
       }
     };
   }
