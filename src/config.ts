@@ -5,6 +5,21 @@
  */
 import { z } from 'zod';
 
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A duration as milliseconds: a number (ms) or text like 500ms, 30s, 2m, 1h; within [min, max]. */
+const duration = (minMs: number, maxMs: number) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const m = typeof value === 'string' ? DURATION.exec(value.trim()) : null;
+    const ms = typeof value === 'number' ? value : m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN;
+    if (!Number.isInteger(ms) || ms < minMs || ms > maxMs) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration from ${minMs}ms to ${maxMs / 1000}s, e.g. 30s, 2m or 500ms (got ${JSON.stringify(value)})` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 export const ConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
@@ -44,6 +59,21 @@ export const ConfigSchema = z.object({
   adminHost: z.string().min(1).default('127.0.0.1'),
   /** Its bearer token (`--admin-token`); generated once and kept in `<data>/admin-token.txt` when not given. */
   adminToken: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  /** Prometheus metrics at /metrics (`--no-metrics` turns them off). */
+  metrics: z.boolean().default(true),
+  /** Requests per client address (`--rate-limit 10/s`, `600/min`); off by default (behind a proxy every client shares one address). */
+  rateLimitPerAddress: z.string().regex(/^\s*[1-9]\d*\s*\/\s*(s|sec|second|m|min|minute)\s*$/i, 'must be N/s or N/min with N >= 1, e.g. 10/s').optional(),
+  /** Take the client address from X-Forwarded-For (the entry the nearest proxy added). */
+  trustProxy: z.boolean().default(false),
+  /** Longest time to receive a whole request (`--request-timeout`, ms); headers get min(30 s, this). */
+  requestTimeout: duration(1000, 3_600_000).default(60_000),
+  /** How long shutdown waits for requests in progress (`--shutdown-timeout`, ms). */
+  shutdownTimeout: duration(0, 3_600_000).default(10_000),
+  /** HTTPS for the SCEP listener: PEM certificate (chain) and key files, both or neither. */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  /** The admin API over HTTPS too, with the same certificate and key (`--admin-tls`). */
+  adminTls: z.boolean().default(false),
 });
 export type ServerConfig = z.infer<typeof ConfigSchema>;
 
@@ -57,6 +87,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_ADMIN_PORT) out.adminPort = env.PQSCEP_ADMIN_PORT;
   if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
+  if (env.PQSCEP_RATE_LIMIT) out.rateLimitPerAddress = env.PQSCEP_RATE_LIMIT;
+  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.PQSCEP_TRUST_PROXY.toLowerCase());
+  if (env.PQSCEP_TLS_CERT) out.tlsCert = env.PQSCEP_TLS_CERT;
+  if (env.PQSCEP_TLS_KEY) out.tlsKey = env.PQSCEP_TLS_KEY;
   if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
   return out;
 }

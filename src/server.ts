@@ -3,17 +3,21 @@
  * SQLite store), the SCEP environment, an HTTP listener whose header limit admits GET
  * PKIOperation URLs as large as the message limit (RFC 8894 §4.3; post-quantum requests do not
  * fit the usual 8-16 KB), and the admin API on a second listener (loopback by default, bearer
- * token from the configuration or `<data>/admin-token.txt`). Used by `pqscep serve` and by the
- * tests.
+ * token from the configuration or `<data>/admin-token.txt`). HTTPS, time limits and the
+ * shutdown drain are src/http/listener.ts; metrics src/http/metrics.ts. Used by `pqscep serve`
+ * and by the tests.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
+import { createListener, Drain, loadTls } from './http/listener.ts';
+import { ServerMetrics } from './http/metrics.ts';
+import { parseRateLimit } from './http/rate-limit.ts';
+import { createLogger } from './log.ts';
 import { toPem } from './ca/pem.ts';
 import { flagsProfile } from './fleet/fleet-env.ts';
 import { FleetManager } from './fleet/fleet-manager.ts';
@@ -86,15 +90,6 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
   return typeof address === 'object' && address ? address.port : port;
 }
 
-async function closeHttp(server: Server): Promise<void> {
-  if (!server.listening) return;
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
-  server.closeAllConnections();
-}
-
 /** `--ca-alg` must name a key type that signs, each `--ra-alg` one that can receive or sign. */
 function checkKeyTypes(config: ServerConfig, registry: Registry): void {
   const keyTypes = registry.list('key');
@@ -149,10 +144,12 @@ function resolveProfiles(config: ServerConfig): { profiles: Map<string, Profile>
   return { profiles, defaultProfile: overridden, explicit: true };
 }
 
-export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   setPqBackend(config.pqBackend);
   checkKeyTypes(config, createRegistry(ALGORITHMS, { allowLegacy: true }));
+  const tls = loadTls(config.tlsCert, config.tlsKey);
+  if (config.adminTls && !tls) throw new ConfigError('invalid setting adminTls (--admin-tls): needs --tls-cert and --tls-key, whose certificate and key it uses');
   const { profiles, defaultProfile, explicit } = resolveProfiles(config);
   const created = !existsSync(join(config.dataDir, 'ca'));
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
@@ -167,14 +164,20 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   // `serve --profile P` is an explicit switch of it; without --profile the stored choice stands.
   if (!stored) store.saveFleet({ name: 'default', profile: defaultProfile.name, updatedAt: new Date() }, { actor: 'serve', action: 'fleet.create', subject: 'default', details: { profile: defaultProfile.name } });
   else if (explicit && stored.profile !== defaultProfile.name) setProfile({ store, profiles }, 'default', defaultProfile.name, {}, 'serve --profile');
-  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes }, log);
-  const server: Server = createServer({ maxHeaderSize: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024 }, app.callback());
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 30_000;
+  const metrics = config.metrics ? new ServerMetrics() : undefined;
+  const drain = new Drain();
+  const rateLimit = config.rateLimitPerAddress ? parseRateLimit(config.rateLimitPerAddress) : undefined;
+  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, metrics, rateLimit, trustProxy: config.trustProxy, drain }, log);
+  const maxHeaderSize = Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024;
+  const server = createListener(app.callback(), { maxHeaderSize, requestTimeoutMs: config.requestTimeout, tls });
   let adminServer: Server | undefined;
+  // Graceful: stop accepting, let answers in progress finish (bounded), then close the store,
+  // so every answer a client received is in it.
   const close = async () => {
     await fleets.stop();
-    await Promise.all([closeHttp(server), adminServer && closeHttp(adminServer)]);
+    log.info({ inFlight: drain.inFlight, shutdownTimeoutMs: config.shutdownTimeout }, 'shutting down: letting requests in progress finish');
+    await drain.drain([server, adminServer], Date.now() + config.shutdownTimeout);
+    if (drain.inFlight > 0) log.warn({ inFlight: drain.inFlight }, 'shutdown timeout: connections of unfinished requests were closed; those requests were not answered');
     store.close();
   };
   let port: number;
@@ -185,14 +188,12 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     port = await listen(server, config.port, config.host);
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);
-      const adminApp = createAdminApp({ fleets: { store, profiles }, token, afterChange: () => fleets.refresh(), allowLegacy: config.allowLegacy, log });
-      adminServer = createServer(adminApp.callback());
-      adminServer.requestTimeout = 30_000;
-      adminServer.headersTimeout = 10_000;
+      const adminApp = createAdminApp({ fleets: { store, profiles }, token, afterChange: () => fleets.refresh(), allowLegacy: config.allowLegacy, log, metrics: metrics && (() => metrics.exposition()) }, drain);
+      adminServer = createListener(adminApp.callback(), { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, tls: config.adminTls ? tls : undefined });
       const adminPort = await listen(adminServer, adminPortOf(config), config.adminHost).catch((err: Error) => {
         throw new ConfigError(`admin API on ${config.adminHost}:${adminPortOf(config)} (--admin-host, --admin-port): ${err.message}; choose another --admin-port, or --no-admin`);
       });
-      admin = { url: `http://${hostInUrl(config.adminHost)}:${adminPort}`, port: adminPort, token, tokenFile };
+      admin = { url: `${config.adminTls ? 'https' : 'http'}://${hostInUrl(config.adminHost)}:${adminPort}`, port: adminPort, token, tokenFile };
     }
   } catch (err) {
     await close();
@@ -206,7 +207,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     log.warn({ fleets: staticChallengeFleets.map((f) => f.fleet) }, 'these fleets accept the static challenge, a secret shared by every device: prefer one-time challenges (pqscep challenge issue) or a webhook, and rotate it (pqscep challenge rotate)');
   }
   return {
-    url: `http://${hostInUrl(config.host)}:${port}/scep`,
+    url: `${tls ? 'https' : 'http'}://${hostInUrl(config.host)}:${port}/scep`,
     port,
     get env() {
       return fleets.env('default')!;

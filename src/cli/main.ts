@@ -52,6 +52,14 @@ program.command('serve').description('run the SCEP server')
   .option('--admin-host <h>', 'address the admin API binds (PQSCEP_ADMIN_HOST, default 127.0.0.1)')
   .option('--admin-token <token>', 'bearer token of the admin API (PQSCEP_ADMIN_TOKEN; default: generated and kept in <data>/admin-token.txt)')
   .option('--no-admin', 'do not start the admin API')
+  .option('--no-metrics', 'do not serve Prometheus metrics at /metrics')
+  .option('--rate-limit <rate>', 'requests per client address, e.g. 10/s or 600/min (PQSCEP_RATE_LIMIT; default off)')
+  .option('--trust-proxy', 'take the client address from X-Forwarded-For, as the nearest proxy set it (PQSCEP_TRUST_PROXY)')
+  .option('--request-timeout <duration>', 'longest time to receive a whole request, e.g. 60s (default 60s)')
+  .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT, how long requests in progress may take to finish (default 10s)')
+  .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key (PQSCEP_TLS_CERT)')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert (PQSCEP_TLS_KEY)')
+  .option('--admin-tls', 'serve the admin API over HTTPS too, with --tls-cert and --tls-key')
   .action(run(serve));
 
 const clientOptions = (cmd: Command) => cmd

@@ -16,6 +16,9 @@ export interface ServeFlags {
   caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
   /** false with --no-admin */
   admin?: boolean; adminPort?: string; adminHost?: string; adminToken?: string;
+  /** false with --no-metrics */
+  metrics?: boolean; rateLimit?: string; trustProxy?: boolean; requestTimeout?: string; shutdownTimeout?: string;
+  tlsCert?: string; tlsKey?: string; adminTls?: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -31,6 +34,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
     caKeyType: flags.caAlg, raKeyTypes: flags.raAlg, pqBackend: flags.pqBackend, pqReplyEnvelope: flags.pqReplyEnvelope,
     profile: flags.profile, profilesDir: flags.profiles,
     admin: flags.admin === false ? false : undefined, adminPort: flags.adminPort, adminHost: flags.adminHost, adminToken: flags.adminToken,
+    metrics: flags.metrics === false ? false : undefined, rateLimitPerAddress: flags.rateLimit, trustProxy: flags.trustProxy || undefined,
+    requestTimeout: flags.requestTimeout, shutdownTimeout: flags.shutdownTimeout, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, adminTls: flags.adminTls || undefined,
     }).filter(([, v]) => v !== undefined)),
   });
   const server = await startServer(config);
@@ -40,7 +45,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   if (server.admin) {
     const from = server.admin.tokenFile ?? (flags.adminToken ? '--admin-token' : 'PQSCEP_ADMIN_TOKEN');
     out(`admin API on ${server.admin.url} (token ${server.admin.tokenFile ? 'in' : 'from'} ${from})`);
-    if (!LOOPBACK.test(config.adminHost)) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
+    if (!LOOPBACK.test(config.adminHost) && !config.adminTls) out(`warning: the admin API listens on ${config.adminHost} without TLS; anyone who can reach it and holds the token can switch fleets`);
   }
   const rotated = server.staticChallengeFleets.find((f) => f.fleet === 'default')?.rotated;
   out(rotated ? 'challenge password: rotated with pqscep challenge rotate (it printed the current one)' : `challenge password: ${server.challenge}`);
@@ -54,9 +59,18 @@ export async function serve(flags: ServeFlags): Promise<void> {
   out(`store: SQLite (${sqliteDriverName()})`);
   let closing = false;
   const stop = async () => {
-    if (closing) return;
+    if (closing) {
+      // A second signal: the operator does not want to wait for the drain.
+      process.stderr.write('pqscep: second signal: exiting without waiting for requests in progress\n');
+      process.exit(1);
+    }
     closing = true;
-    await server.close();
+    try {
+      await server.close(); // stops accepting, lets requests in progress finish (--shutdown-timeout), closes the store
+    } catch (err) {
+      process.stderr.write(`pqscep: shutdown failed: ${(err as Error).message.split('\n')[0]}\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -14,6 +14,7 @@ import { createRegistry, type Registry } from '../crypto/registry.ts';
 import { challengeValidatorFor } from '../policy/validators.ts';
 import { extendedKeyUsageOids, LEGACY, type Profile } from '../policy/profile.ts';
 import type { AlgorithmPolicy, Logger, ScepEnv } from '../scep/env.ts';
+import { withFields } from '../log.ts';
 import type { Store } from '../store/store.ts';
 
 export interface FleetServices {
@@ -128,6 +129,6 @@ export async function fleetEnv(fleet: string, profile: Profile, services: FleetS
     profile: profile.name,
     fleet,
     crlValidityHours: services.crlValidityHours,
-    log: services.log,
+    log: withFields(services.log, { fleet }), // every PKIOperation line names its fleet
   });
 }

@@ -13,11 +13,12 @@
  *   GET  /audit?from=N
  *   GET  /certificates?fleet=F&alg=A&expiringDays=30&revoked=1   inventory
  *   POST /certificates/:serial/revoke {reason}                  RFC 5280 §5.3.1 reason name
+ *   GET  /metrics                                 the server's Prometheus metrics (unless --no-metrics)
  *
  * Errors are one JSON line, `{"error": "..."}`: 401 without the token, 400 for a malformed
  * request, 404 for an unknown fleet or serial, 409 for a refused operation, 500 (logged, never a stack).
  * Changes are recorded with actor `admin-api@<remote address>` and applied (`afterChange`)
- * before the response is sent. Leaves out: TLS (bind to loopback, or put a proxy in front), CORS.
+ * before the response is sent. Leaves out: CORS. TLS only with `--admin-tls` (else bind to loopback, or put a proxy in front).
  * @module
  */
 import Router from '@koa/router';
@@ -38,6 +39,8 @@ export interface AdminDeps {
   /** The server's `--allow-legacy` (dry-run judges with it). */
   readonly allowLegacy: boolean;
   readonly log: Logger;
+  /** The SCEP listener's metrics exposition (src/http/metrics.ts); absent with --no-metrics. */
+  readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -123,8 +126,15 @@ async function answer(ctx: Context, json: () => Promise<unknown>, text: () => Pr
   } else ctx.body = await json();
 }
 
-function adminRouter(admin: (ctx: Context) => FleetAdmin): Router {
+function adminRouter(admin: (ctx: Context) => FleetAdmin, metrics: AdminDeps['metrics']): Router {
   const r = new Router();
+  if (metrics) {
+    r.get('/metrics', async (ctx) => {
+      const { contentType, body } = await metrics();
+      ctx.type = contentType;
+      ctx.body = body;
+    });
+  }
   r.get('/fleets', async (ctx) => void (ctx.body = await admin(ctx).fleets()));
   r.post('/fleets', async (ctx) => {
     const b = await body(ctx, CreateBody);
@@ -212,7 +222,7 @@ export function createAdminApp(deps: AdminDeps): Koa {
       ctx.body = { error: status === undefined ? 'internal error' : (err as Error).message.split('\n').join('; ') };
     }
   });
-  const router = adminRouter((ctx) => localAdmin(deps.fleets, `admin-api@${addressOf(ctx)}`, { afterChange: deps.afterChange, allowLegacy: deps.allowLegacy }));
+  const router = adminRouter((ctx) => localAdmin(deps.fleets, `admin-api@${addressOf(ctx)}`, { afterChange: deps.afterChange, allowLegacy: deps.allowLegacy }), deps.metrics);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
   return app;

@@ -12,6 +12,8 @@ import { dispatch, type ScepResponse } from '../scep/operations.ts';
 import { currentCrlDer } from '../scep/queries.ts';
 import type { ScepEnv } from '../scep/env.ts';
 import { ProtocolError } from '../scep/errors.ts';
+import type { PkiObservation } from '../scep/pki-operation.ts';
+import { operationLabel, requestFacts } from './metrics.ts';
 import { decodeBase64Message, postedMessage, queryParam, readBody } from './request.ts';
 
 export interface HttpOptions {
@@ -25,8 +27,11 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
   const router = new Router();
   const handle = async (ctx: Context, fleet: string) => {
     const env = environment(fleet);
-    if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
+    const facts = requestFacts(ctx);
     const operation = queryParam(ctx.querystring, 'operation');
+    facts.operation = operationLabel(operation);
+    if (!env) throw new ProtocolError(404, `no fleet named ${JSON.stringify(fleet.slice(0, 64))}`);
+    facts.fleet = env.fleet; // only fleets that exist become metric labels
     let message: Uint8Array | undefined;
     let caIdent: string | undefined;
     if (ctx.method === 'POST') message = postedMessage(await readBody(ctx.req, options.maxMessageBytes));
@@ -38,7 +43,8 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
       message = decodeBase64Message(text);
     }
     const client = { address: ctx.ip, method: ctx.method }; // for the client compatibility record
-    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client }, env));
+    const observe = (pki: PkiObservation) => void (facts.pki = pki);
+    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client, observe }, env));
   };
   for (const path of SCEP_PATHS) {
     router.get(path, (ctx) => handle(ctx, 'default'));
@@ -51,6 +57,8 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
   router.get('/crl/:file', async (ctx) => {
     const fleet = /^(.+)\.crl$/.exec(ctx.params.file)?.[1];
     const env = fleet === undefined ? undefined : environment(fleet);
+    requestFacts(ctx).operation = 'crl';
+    if (env) requestFacts(ctx).fleet = env.fleet;
     if (!env) throw new ProtocolError(404, `no CRL named ${JSON.stringify(ctx.params.file.slice(0, 64))}; use /crl/<fleet>.crl`);
     // RFC 2585 §4.2: application/pkix-crl; the cached CRL changes with every revocation.
     send(ctx, { contentType: 'application/pkix-crl', body: await currentCrlDer(env) });

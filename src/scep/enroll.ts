@@ -170,6 +170,7 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, authorization: Aut
       ],
       revoke: replaces ? { serial: replaces, reason: 'superseded' } : undefined,
     }),
+    issuedKeyType: record.keyAlgorithm,
   };
 }
 

@@ -9,7 +9,7 @@ import { capabilities } from './capabilities.ts';
 import { caCertificates, type ScepEnv } from './env.ts';
 import { ProtocolError } from './errors.ts';
 import { ContentType } from './message.ts';
-import { pkiOperation } from './pki-operation.ts';
+import { pkiOperation, type Observe } from './pki-operation.ts';
 import type { ClientInfo } from './client-record.ts';
 import { replySignature } from './pki-message.ts';
 
@@ -22,6 +22,8 @@ export interface ScepRequest {
   readonly caIdent?: string;
   /** Who sent it, for the client compatibility record (client-record.ts); absent outside HTTP. */
   readonly client?: ClientInfo;
+  /** Told what a PKIOperation came to (metrics); optional. */
+  readonly observe?: Observe;
 }
 
 export interface ScepResponse {
@@ -94,5 +96,5 @@ async function getNextCACert(request: ScepRequest, env: ScepEnv): Promise<ScepRe
 
 async function postPkiOperation(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
   if (!request.message?.length) throw new ProtocolError(400, 'PKIOperation without a message');
-  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env, request.client) };
+  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env, request.client, request.observe) };
 }

@@ -15,7 +15,7 @@ import type { Digest, SignatureAlgorithm } from '../crypto/types.ts';
 import type { TransactionRecord } from '../store/store.ts';
 import { envelopeRecipients, replySigner, signerChain, type ScepEnv } from './env.ts';
 import { FAIL_TEXT, ScepError } from './errors.ts';
-import { type FailInfoName, type MessageTypeName } from './message.ts';
+import { type FailInfoName, type MessageTypeName, type PkiStatusName } from './message.ts';
 import { certRep, readPkiMessage, replySignature, type CertRepBody, type PkiRequest } from './pki-message.ts';
 import { recordClient, type ClientInfo } from './client-record.ts';
 import { handleCertPoll, handleEnrollment } from './enroll.ts';
@@ -28,7 +28,26 @@ export interface Outcome {
   readonly record: boolean;
   /** Set when a certificate was issued: the store write happens with the reply, atomically; `actor` goes into its audit records. */
   readonly commit?: (transaction: TransactionRecord, actor: string) => void;
+  /** Key type of the certificate `commit` stores (for the issued-certificates metric). */
+  readonly issuedKeyType?: string;
 }
+
+/**
+ * What one PKIOperation came to, for metrics (src/http/metrics.ts). Every value is a fixed
+ * RFC 8894 name or a registry key type, so it is safe as a metric label.
+ */
+export interface PkiObservation {
+  readonly messageType?: MessageTypeName;
+  readonly status: PkiStatusName;
+  readonly failInfo?: FailInfoName;
+  /** Key type of the request's signer certificate, e.g. 'rsa-2048', 'ml-dsa-65'. */
+  readonly clientKeyType?: string;
+  /** Set when this answer issued a certificate: its key type. */
+  readonly issuedKeyType?: string;
+  /** An exact replay, answered from the store. */
+  readonly replay?: boolean;
+}
+export type Observe = (observation: PkiObservation) => void;
 
 export interface Verified {
   readonly request: PkiRequest & { readonly signerCert: NonNullable<PkiRequest['signerCert']> };
@@ -61,16 +80,19 @@ const inflight = new Map<string, Promise<Uint8Array>>();
  * answered PKCSReq or RenewalReq update the client's compatibility record (client-record.ts);
  * callers outside HTTP may leave it out, and then nothing is recorded.
  */
-export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo): Promise<Uint8Array> {
+export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<Uint8Array> {
   const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
   const requestHash = createHash('sha256').update(der).digest('hex');
   // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
   const previous = env.store.transactionByRequestHash(requestHash);
-  if (previous) return previous.reply;
+  if (previous) {
+    observe?.({ messageType: request.messageType, status: previous.status, replay: true, clientKeyType: request.signerCert ? signerKeyType(request.signerCert, env) : undefined });
+    return previous.reply;
+  }
   const running = inflight.get(requestHash);
   if (running) return running;
   // One transaction's requests one at a time: an issuance commits before the next one looks (enroll.ts).
-  const work = oneAtATime(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client)).finally(() => inflight.delete(requestHash));
+  const work = oneAtATime(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
   inflight.set(requestHash, work);
   return work;
 }
@@ -93,7 +115,7 @@ interface Reached {
   envelope?: OpenedEnvelope;
 }
 
-async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, client: ClientInfo | undefined): Promise<Uint8Array> {
+async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, client: ClientInfo | undefined, observe?: Observe): Promise<Uint8Array> {
   let digest = env.registry.byName('digest', 'SHA-256');
   // Until the signature verifies, the signer certificate's key says which kind of client this is.
   let quantumSafe = request.signerCert ? signerIsQuantumSafe(request.signerCert, env) : false;
@@ -107,7 +129,7 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
     outcome = await HANDLERS[verified.request.messageType!]!(verified, env);
   } catch (err) {
     const failure = asScepError(err);
-    env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, failInfo: failure.failInfo, reason: failure.message }, 'PKIOperation failed');
+    env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, outcome: 'FAILURE', failInfo: failure.failInfo, reason: failure.message }, 'PKIOperation failed');
     outcome = { body: { status: 'FAILURE', failInfo: failure.failInfo, failInfoText: FAIL_TEXT[failure.failInfo] }, record: true };
     rejection = { failInfo: failure.failInfo, reason: failure.message };
   }
@@ -134,7 +156,11 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
     };
     env.store.recordTransaction(record, audit);
   }
-  env.log.info({ transactionId: request.transactionId, fleet: env.fleet, messageType: record.messageType, status: record.status }, 'PKIOperation answered');
+  env.log.info({ transactionId: request.transactionId, fleet: env.fleet, messageType: record.messageType, outcome: record.status }, 'PKIOperation answered');
+  observe?.({
+    messageType: request.messageType, status: outcome.body.status, failInfo: outcome.body.status === 'FAILURE' ? outcome.body.failInfo : undefined,
+    clientKeyType: request.signerCert ? signerKeyType(request.signerCert, env) : undefined, issuedKeyType: outcome.commit ? outcome.issuedKeyType : undefined,
+  });
   if (client) recordClient(request, reached.envelope, outcome.body, client, env, record.createdAt);
   return reply;
 }
@@ -170,6 +196,10 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
 function signerIsQuantumSafe(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): boolean {
   const spki = spkiOf(cert);
   return env.registry.keyTypeOf(spki)?.quantumSafe ?? false;
+}
+
+function signerKeyType(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): string | undefined {
+  return env.registry.keyTypeOf(spkiOf(cert))?.name;
 }
 
 function asScepError(err: unknown): ScepError {

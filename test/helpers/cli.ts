@@ -1,9 +1,9 @@
 /**
- * Fixtures for tests that run the `pqscep` command as a user would: the bin
- * path, an environment without PQSCEP_* settings, a runner that never rejects, a free port, and
- * cliOk/cliFails, which assert the exit code and the one-line error form.
+ * Fixtures for tests that run the `pqscep` command as a user would: the bin path, an environment
+ * without PQSCEP_* settings, a runner that never rejects, a free port, a `pqscep serve` in the
+ * background, and cliOk/cliFails, which assert the exit code and the one-line error form.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,4 +58,39 @@ export async function cliFails(args: string[], env?: NodeJS.ProcessEnv): Promise
   expect(r.stderr).toMatch(/^pqscep: \S/);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   return r.stderr.slice('pqscep: '.length).trim();
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** The SCEP URL it printed (`listening on ...`). */
+  readonly url: string;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `pqscep serve ...args`; resolves after its last start-up line (`store: ...`). */
+export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 60_000;
+  while (!/^store: /m.test(out)) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`pqscep serve did not start:\n${out}\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = /^listening on (\S+)$/m.exec(out)![1];
+  return { child, url, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Sends `signal` unless it has exited, and waits for the exit. */
+export async function stopServe(s: ServeProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill(signal);
+  return s.exited;
 }
