@@ -8,13 +8,15 @@ import { z } from 'zod';
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
+const showMs = (ms: number) => (ms % 3_600_000 === 0 && ms > 0 ? `${ms / 3_600_000}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
 /** A duration as milliseconds: a number (ms) or text like 500ms, 30s, 2m, 1h; within [min, max]. */
 const duration = (minMs: number, maxMs: number) =>
   z.union([z.number(), z.string()]).transform((value, ctx) => {
     const m = typeof value === 'string' ? DURATION.exec(value.trim()) : null;
     const ms = typeof value === 'number' ? value : m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : NaN;
     if (!Number.isInteger(ms) || ms < minMs || ms > maxMs) {
-      ctx.addIssue({ code: 'custom', message: `must be a duration from ${minMs}ms to ${maxMs / 1000}s, e.g. 30s, 2m or 500ms (got ${JSON.stringify(value)})` });
+      ctx.addIssue({ code: 'custom', message: `must be a duration from ${showMs(minMs)} to ${showMs(maxMs)}, e.g. 30s or 2m (got ${JSON.stringify(value)})` });
       return z.NEVER;
     }
     return ms;

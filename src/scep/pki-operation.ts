@@ -78,7 +78,8 @@ const inflight = new Map<string, Promise<Uint8Array>>();
 /**
  * Answers one pkiMessage. `client` (address and HTTP method, from the transport) makes an
  * answered PKCSReq or RenewalReq update the client's compatibility record (client-record.ts);
- * callers outside HTTP may leave it out, and then nothing is recorded.
+ * callers outside HTTP may leave it out, and then nothing is recorded. `observe` (metrics) is
+ * told what the answer came to; not for a request identical to one still being answered.
  */
 export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<Uint8Array> {
   const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
