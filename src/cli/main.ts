@@ -1,6 +1,6 @@
 /**
  * The `pqscep` command line (commander): serve, enroll, renew, caps, algorithms, profile,
- * fleet, audit, cert. Any error ends the process with exit code 1 and one line saying why, never a
+ * fleet, audit, cert, bench load. Any error ends the process with exit code 1 and one line saying why, never a
  * stack trace; commander's own usage errors get the same `pqscep: ` form.
  * @module
  */
@@ -11,6 +11,7 @@ import { algorithmsCommand } from './algorithms.ts';
 import { auditList, auditVerify, fleetCreate, fleetDryRun, fleetList, fleetRollback, fleetSetProfile, fleetStatus } from './fleet.ts';
 import { certList, certRevoke } from './cert.ts';
 import { profileList, profileShow, profileValidate } from './profile.ts';
+import { benchLoadCommand } from './bench.ts';
 
 // Set before any subcommand is defined: subcommands copy these settings.
 // `pqscep ... | head` closes stdout early: that is not an error.
@@ -132,6 +133,21 @@ target(cert.command('list').description('list issued certificates'))
 target(cert.command('revoke <serial>').description('revoke a certificate; its CA\'s CRL lists it at once'))
   .option('--reason <reason>', 'RFC 5280 §5.3.1 reason, e.g. keyCompromise, superseded, cessationOfOperation (default unspecified)')
   .action(run(certRevoke));
+
+const bench = program.command('bench').description('benchmarks against a running server');
+bench.command('load').description('HTTP load: pre-built PKCSReqs at each concurrency; enrollments/s, latency, errors, sizes, server RSS')
+  .requiredOption('--url <url>', 'SCEP URL of any RFC 8894 server, e.g. http://127.0.0.1:8080/scep')
+  .option('--suite <name>', 'client key type, e.g. rsa-2048, ecdsa-p256, ml-dsa-65, slh-dsa-128s', 'rsa-2048')
+  .option('--concurrency <list>', 'comma-separated concurrency levels', '1,4,16')
+  .option('--requests <n>', 'requests per concurrency level', '200')
+  .option('--warmup <n>', 'requests sent first and not counted (default: a tenth of --requests, 2 to 32)')
+  .option('--challenge <secret>', 'challenge password')
+  .option('--pid <pid>', 'the server\'s process id: report its peak RSS (with its child processes), from /proc')
+  .option('--label <name>', 'name of the server in the output (default the URL)')
+  .option('--json', 'print the result as JSON instead of a table')
+  .option('--out <file>', 'also write the JSON result to this file')
+  .option('--quick', 'smoke run: 4 requests at concurrency 1 and 2')
+  .action(run(benchLoadCommand));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));
