@@ -32,6 +32,12 @@ export const ConfigSchema = z.object({
   pqBackend: z.enum(['auto', 'native', 'noble']).default('auto'),
   /** How replies reach post-quantum clients (docs/pqc-scep.md §5). */
   pqReplyEnvelope: z.enum(['require-kem', 'allow-classical']).default('require-kem'),
+  /**
+   * Threads answering PKIOperation (`--workers`): the main thread plus `workers - 1` worker
+   * threads (src/scep/pki-pool.ts). 1 keeps everything on the main thread. `pqscep serve`
+   * defaults to the number of cores; embedding code and tests get 1 unless they ask.
+   */
+  workers: z.coerce.number().int().min(1).max(64).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   /** The admin API (fleets, profiles, audit) on its own listener; `--no-admin` turns it off. */
   admin: z.boolean().default(true),
@@ -57,6 +63,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_ADMIN_PORT) out.adminPort = env.PQSCEP_ADMIN_PORT;
   if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
+  if (env.PQSCEP_WORKERS) out.workers = env.PQSCEP_WORKERS;
   if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
   return out;
 }

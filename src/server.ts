@@ -15,11 +15,9 @@ import { pino } from 'pino';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
 import { toPem } from './ca/pem.ts';
-import { flagsProfile } from './fleet/fleet-env.ts';
 import { FleetManager } from './fleet/fleet-manager.ts';
 import { setProfile } from './fleet/fleet-ops.ts';
-import { loadProfiles, ProfileError, type Profile } from './policy/profile.ts';
-import { fileURLToPath } from 'node:url';
+import { resolveProfiles } from './server-profiles.ts';
 import { adminPortOf, ConfigError, type ServerConfig } from './config.ts';
 import { setPqBackend } from './crypto/backend.ts';
 import type { Registry } from './crypto/registry.ts';
@@ -28,6 +26,8 @@ import { createRegistry } from './crypto/registry.ts';
 import { staticChallenge } from './policy/challenge.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
+import { PkiPool, type PkiRunner } from './scep/pki-pool.ts';
+import { pkiOperation } from './scep/pki-operation.ts';
 
 /** Where the admin API listens, and the token it wants. */
 export interface AdminEndpoint {
@@ -118,35 +118,7 @@ function publishCaCertificate(dataDir: string, env: ScepEnv | undefined): void {
   renameSync(`${file}.tmp`, file);
 }
 
-export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../profiles', import.meta.url));
-
-/**
- * The profiles this server knows, and the default fleet's: `--profile NAME` (with `--ca-alg` /
- * `--ra-alg` overriding its CA and RA), else the `flags` profile.
- */
-function resolveProfiles(config: ServerConfig): { profiles: Map<string, Profile>; defaultProfile: Profile; explicit: boolean } {
-  const registry = createRegistry(ALGORITHMS, { allowLegacy: true });
-  const dir = config.profilesDir ?? DEFAULT_PROFILES_DIR;
-  let profiles: Map<string, Profile>;
-  try {
-    profiles = existsSync(dir) ? loadProfiles(dir, registry) : new Map();
-  } catch (err) {
-    if (err instanceof ProfileError) throw new ConfigError(err.message);
-    throw err;
-  }
-  const flags = flagsProfile(config);
-  profiles.set(flags.name, flags);
-  if (!config.profile) return { profiles, defaultProfile: flags, explicit: false };
-  const base = profiles.get(config.profile);
-  if (!base) throw new ConfigError(`invalid setting profile (--profile): no profile named ${config.profile} in ${dir}; profiles: ${[...profiles.keys()].join(', ')}`);
-  if (!config.caKeyType && !config.raKeyTypes) return { profiles, defaultProfile: base, explicit: true };
-  const overridden: Profile = Object.freeze({
-    ...base, name: `${base.name}+flags`, source: `${base.source} with --ca-alg/--ra-alg`,
-    ca: { ...base.ca, algorithm: config.caKeyType ?? base.ca.algorithm }, ra: config.raKeyTypes ?? base.ra,
-  });
-  profiles.set(overridden.name, overridden);
-  return { profiles, defaultProfile: overridden, explicit: true };
-}
+export { DEFAULT_PROFILES_DIR } from './server-profiles.ts';
 
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -159,14 +131,19 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   const fleets = new FleetManager(
     { dataDir: config.dataDir, store, log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
     profiles,
-    (envs) => publishCaCertificate(config.dataDir, envs.get('default')),
+    (envs) => {
+      publishCaCertificate(config.dataDir, envs.get('default'));
+      pool?.fleetsChanged();
+    },
   );
+  let pool: PkiPool | undefined;
   const stored = store.fleet('default');
   // The default fleet (/scep) always has a record, so the CLI and admin API see what it runs.
   // `serve --profile P` is an explicit switch of it; without --profile the stored choice stands.
   if (!stored) store.saveFleet({ name: 'default', profile: defaultProfile.name, updatedAt: new Date() }, { actor: 'serve', action: 'fleet.create', subject: 'default', details: { profile: defaultProfile.name } });
   else if (explicit && stored.profile !== defaultProfile.name) setProfile({ store, profiles }, 'default', defaultProfile.name, {}, 'serve --profile');
-  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes }, log);
+  const run: PkiRunner = (der, env, client) => (pool ? pool.run(der, env, client) : pkiOperation(der, env, client));
+  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, pkiOperation: run }, log);
   const server: Server = createServer({ maxHeaderSize: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024 }, app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
@@ -174,6 +151,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   const close = async () => {
     await fleets.stop();
     await Promise.all([closeHttp(server), adminServer && closeHttp(adminServer)]);
+    await pool?.close();
     store.close();
   };
   let port: number;
@@ -181,6 +159,8 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   try {
     await fleets.refresh();
     fleets.start();
+    // After the first refresh: the CA and RA keys exist, so workers only read them.
+    if (config.workers > 1) pool = await PkiPool.start(config, challenge, log);
     port = await listen(server, config.port, config.host);
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);

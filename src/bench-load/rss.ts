@@ -1,9 +1,10 @@
 /**
- * Peak resident memory of a server process and everything it started (cluster workers, child
+ * Peak resident memory and CPU time of a server process and everything it started (child
  * processes; threads are part of their process), from Linux /proc: every `interval` ms the
  * VmRSS of the process tree is summed, and the peak kept. VmHWM of each process is read as
  * well; for one process it is the kernel's exact peak, for a tree the sampled sum is the figure
- * (peaks of different processes need not coincide).
+ * (peaks of different processes need not coincide). CPU time is utime + stime of
+ * /proc/<pid>/stat (all threads), summed over the tree, between start and stop.
  * Leaves out: other operating systems (no /proc: the figure is undefined), shared pages
  * counted once (RSS sums count shared library pages per process, so the sum is an upper bound).
  * @module
@@ -41,6 +42,19 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
+/** utime + stime of the tree, seconds (clock ticks of 1/100 s, the Linux USER_HZ). */
+export function treeCpuSec(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    const stat = read(`/proc/${p}/stat`);
+    if (!stat) continue;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(rest[11]) + Number(rest[12]);
+  }
+  return ticks / 100;
+}
+
 export interface MemorySample {
   /** Sum of VmRSS over the tree, MiB. */
   readonly rssMiB: number;
@@ -63,9 +77,10 @@ export function sampleTree(pid: number): MemorySample | undefined {
   return processes ? { rssMiB: Math.round(rss / 102.4) / 10, hwmMiB: Math.round(hwm / 102.4) / 10, processes } : undefined;
 }
 
-/** Samples the tree of `pid` until stop(); stop() returns the peak summed RSS seen (MiB). */
-export function watchPeakRss(pid: number, intervalMs = 50): { stop(): MemorySample | undefined } {
+/** Samples the tree of `pid` until stop(); stop() returns the peak summed RSS seen (MiB) and the CPU seconds used meanwhile. */
+export function watchPeakRss(pid: number, intervalMs = 50): { stop(): (MemorySample & { readonly cpuSec: number }) | undefined } {
   let peak: MemorySample | undefined;
+  const cpu0 = treeCpuSec(pid);
   const tick = () => {
     const s = sampleTree(pid);
     if (s && (!peak || s.rssMiB > peak.rssMiB)) peak = { ...s, hwmMiB: Math.max(s.hwmMiB, peak?.hwmMiB ?? 0) };
@@ -77,7 +92,7 @@ export function watchPeakRss(pid: number, intervalMs = 50): { stop(): MemorySamp
     stop() {
       clearInterval(timer);
       tick();
-      return peak;
+      return peak && { ...peak, cpuSec: treeCpuSec(pid) - cpu0 };
     },
   };
 }

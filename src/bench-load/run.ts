@@ -81,7 +81,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     for (const [j, s] of sent.entries()) verdicts.push(await judge(batch[j], s, target));
     const level = levelResult(concurrency, batch.map((p) => p.request.der.length), sent, verdicts, wallMs, peak);
     levels.push(level);
-    say(`${label}: concurrency ${concurrency}: ${level.enrollmentsPerSec} enrollments/s, p50 ${level.latencyMs.p50} ms, p99 ${level.latencyMs.p99} ms, ${level.requests - level.ok} errors${peak ? `, server peak RSS ${peak.rssMiB} MiB` : ''}`, true);
+    say(`${label}: concurrency ${concurrency}: ${level.enrollmentsPerSec} enrollments/s, p50 ${level.latencyMs.p50} ms, p99 ${level.latencyMs.p99} ms, ${level.requests - level.ok} errors${peak ? `, server peak RSS ${peak.rssMiB} MiB, ${level.serverCpuMsPerEnrollment} ms CPU per enrollment on ${level.serverCores} cores` : ''}`, true);
   }
   const cpu = cpus();
   return {

@@ -12,11 +12,14 @@ import { dispatch, type ScepResponse } from '../scep/operations.ts';
 import { currentCrlDer } from '../scep/queries.ts';
 import type { ScepEnv } from '../scep/env.ts';
 import { ProtocolError } from '../scep/errors.ts';
+import type { PkiRunner } from '../scep/pki-pool.ts';
 import { decodeBase64Message, postedMessage, queryParam, readBody } from './request.ts';
 
 export interface HttpOptions {
   /** Largest POST body, and largest GET `message`, in bytes. */
   readonly maxMessageBytes: number;
+  /** Who answers PKIOperation (default: this thread; the server passes its worker pool). */
+  readonly pkiOperation?: PkiRunner;
 }
 
 export const SCEP_PATHS = ['/scep', '/cgi-bin/pkiclient.exe', '/scep/pkiclient.exe'];
@@ -38,7 +41,7 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
       message = decodeBase64Message(text);
     }
     const client = { address: ctx.ip, method: ctx.method }; // for the client compatibility record
-    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client }, env));
+    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client }, env, options.pkiOperation));
   };
   for (const path of SCEP_PATHS) {
     router.get(path, (ctx) => handle(ctx, 'default'));
