@@ -26,8 +26,8 @@ import { createRegistry } from './crypto/registry.ts';
 import { staticChallenge } from './policy/challenge.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
-import { PkiPool, type PkiRunner } from './scep/pki-pool.ts';
-import { pkiOperation } from './scep/pki-operation.ts';
+import { PkiPool } from './scep/pki-pool.ts';
+import { deferringStore } from './store/group-commit.ts';
 
 /** Where the admin API listens, and the token it wants. */
 export interface AdminEndpoint {
@@ -129,7 +129,8 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateSecret(join(config.dataDir, 'challenge.txt'), 12);
   const fleets = new FleetManager(
-    { dataDir: config.dataDir, store, log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
+    // PKIOperation writes go through the pool's group commit (src/store/group-commit.ts).
+    { dataDir: config.dataDir, store: deferringStore(store), log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
     profiles,
     (envs) => {
       publishCaCertificate(config.dataDir, envs.get('default'));
@@ -142,8 +143,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   // `serve --profile P` is an explicit switch of it; without --profile the stored choice stands.
   if (!stored) store.saveFleet({ name: 'default', profile: defaultProfile.name, updatedAt: new Date() }, { actor: 'serve', action: 'fleet.create', subject: 'default', details: { profile: defaultProfile.name } });
   else if (explicit && stored.profile !== defaultProfile.name) setProfile({ store, profiles }, 'default', defaultProfile.name, {}, 'serve --profile');
-  const run: PkiRunner = (der, env, client) => (pool ? pool.run(der, env, client) : pkiOperation(der, env, client));
-  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, pkiOperation: run }, log);
+  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, pkiOperation: (der, env, client) => pool!.run(der, env, client) }, log);
   const server: Server = createServer({ maxHeaderSize: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024 }, app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
@@ -160,7 +160,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     await fleets.refresh();
     fleets.start();
     // After the first refresh: the CA and RA keys exist, so workers only read them.
-    if (config.workers > 1) pool = await PkiPool.start(config, challenge, log);
+    pool = await PkiPool.start(config, challenge, store, log);
     port = await listen(server, config.port, config.host);
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);

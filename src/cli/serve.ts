@@ -50,7 +50,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
   if (config.allowLegacy) out('legacy algorithms (DES, 3DES, SHA-1) are enabled');
   out(`profile ${server.env.profile}: CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(" + ")}`);
   out(`post-quantum backend: ${(['ml-dsa', 'ml-kem', 'slh-dsa'] as const).map((f) => `${f} ${pqBackend(f)}`).join(', ')} (choice: ${pqBackendChoice()})`);
-  out(`store: SQLite (${sqliteDriverName()}); PKIOperation on ${config.workers} thread${config.workers > 1 ? 's' : ''} (--workers)`);
+  out(`store: SQLite (${sqliteDriverName()})`);
+  out(`PKIOperation threads: ${config.workers} (--workers)`);
   let closing = false;
   const stop = async () => {
     if (closing) return;

@@ -11,6 +11,8 @@
  *    the SHA-256 of the message before dispatching (pki-operation.ts dedupes again per thread);
  *  - an executor answers only with the fleet generation the main thread has: after a fleet
  *    change a worker gets no requests until it has rebuilt its environments.
+ * Every request's store writes are captured and committed in groups by the main thread
+ * (src/store/group-commit.ts), the only writer on the PKIOperation path.
  * Leaves out: restarting a crashed worker (its requests fail with HTTP 500 and it is dropped).
  * @module
  */
@@ -21,6 +23,8 @@ import type { ClientInfo } from './client-record.ts';
 import type { Logger, ScepEnv } from './env.ts';
 import { ProtocolError, type HttpStatus } from './errors.ts';
 import { pkiOperation } from './pki-operation.ts';
+import { captureWrites, GroupCommitter, type Write } from '../store/group-commit.ts';
+import type { Store } from '../store/store.ts';
 
 export type PkiRunner = (der: Uint8Array, env: ScepEnv, client?: ClientInfo) => Promise<Uint8Array>;
 
@@ -34,7 +38,7 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'ready'; readonly generation: number }
   | { readonly type: 'refreshed'; readonly generation: number }
-  | { readonly type: 'done'; readonly id: number; readonly reply: Uint8Array }
+  | { readonly type: 'done'; readonly id: number; readonly reply: Uint8Array; readonly writes: readonly Write[] }
   | { readonly type: 'failed'; readonly id: number; readonly status?: HttpStatus; readonly message: string };
 
 interface Slot {
@@ -48,17 +52,24 @@ const BOOT = new URL('./pki-worker-boot.js', import.meta.url);
 
 export class PkiPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void; reject: (e: Error) => void }>();
+  private readonly committer: GroupCommitter;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private nextId = 1;
   private local = 0;
   private generation = 0;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(store: Store, private readonly log: Logger) {
+    this.committer = new GroupCommitter(store, log);
+  }
 
-  /** Starts `config.workers - 1` threads; resolves once each has built its environments. */
-  static async start(config: ServerConfig, challenge: string, log: Logger): Promise<PkiPool> {
-    const pool = new PkiPool(log);
+  /**
+   * Starts `config.workers - 1` threads; resolves once each has built its environments. The
+   * fleets' environments must use `deferringStore(store)` (group-commit.ts): this pool commits
+   * every request's writes to `store`, in groups, before it answers.
+   */
+  static async start(config: ServerConfig, challenge: string, store: Store, log: Logger): Promise<PkiPool> {
+    const pool = new PkiPool(store, log);
     await Promise.all(Array.from({ length: Math.max(0, config.workers - 1) }, () => pool.spawn(config, challenge)));
     return pool;
   }
@@ -91,7 +102,7 @@ export class PkiPool {
     const p = this.pending.get(m.id);
     this.pending.delete(m.id);
     if (!p) return;
-    if (m.type === 'done') p.resolve(m.reply);
+    if (m.type === 'done') p.resolve({ value: m.reply, writes: m.writes });
     else p.reject(m.status ? new ProtocolError(m.status, m.message) : new Error(`PKIOperation worker: ${m.message}`));
   }
 
@@ -110,13 +121,20 @@ export class PkiPool {
     return work;
   };
 
+  /** Answers in this thread or a worker, then commits the request's writes (grouped) and only then returns the reply. */
   private async dispatch(der: Uint8Array, env: ScepEnv, client?: ClientInfo): Promise<Uint8Array> {
+    const { value, writes } = await this.execute(der, env, client);
+    await this.committer.apply(writes);
+    return value;
+  }
+
+  private async execute(der: Uint8Array, env: ScepEnv, client?: ClientInfo): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
     const ready = this.slots.filter((s) => s.alive && s.generation === this.generation);
     const slot = ready.reduce<Slot | undefined>((best, s) => (!best || s.busy < best.busy ? s : best), undefined);
     if (!slot || slot.busy > this.local) {
       this.local++;
       try {
-        return await pkiOperation(der, env, client);
+        return await captureWrites(() => pkiOperation(der, env, client));
       } finally {
         this.local--;
       }
@@ -130,12 +148,13 @@ export class PkiPool {
   }
 
   async close(): Promise<void> {
+    // A worker closes its store and ends; one that does not within a second is terminated.
     await Promise.all(this.slots.map(async (s) => {
       if (!s.alive) return;
       const exited = new Promise((r) => s.worker.once('exit', r));
       s.worker.postMessage({ type: 'close' } satisfies ToWorker);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-      await s.worker.terminate();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+      await s.worker.terminate().catch(() => {});
     }));
     for (const p of this.pending.values()) p.reject(new Error('server closing'));
     this.pending.clear();

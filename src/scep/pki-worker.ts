@@ -2,7 +2,8 @@
  * A PKIOperation worker thread (started by pki-pool.ts): opens its own connection to the
  * server's SQLite store, builds the same fleet environments from the same configuration and
  * profiles (the main thread has already created the CA and RA keys), and answers `op` messages
- * with `pkiOperation` (RFC 8894 §3.3). It rebuilds its environments when the main thread says
+ * with `pkiOperation` (RFC 8894 §3.3) and the store writes it made, captured for the main
+ * thread to commit (src/store/group-commit.ts). It rebuilds its environments when the main thread says
  * the fleets changed, and never writes fleet records itself (the main thread settles switches).
  * Leaves out: HTTP, the admin API, GetCACert and the other queries (the main thread answers them).
  * @module
@@ -16,6 +17,7 @@ import { FleetManager } from '../fleet/fleet-manager.ts';
 import { staticChallenge } from '../policy/challenge.ts';
 import { resolveProfiles } from '../server-profiles.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
+import { captureWrites, deferringStore } from '../store/group-commit.ts';
 import { ProtocolError } from './errors.ts';
 import type { FromWorker, ToWorker } from './pki-pool.ts';
 import { pkiOperation } from './pki-operation.ts';
@@ -28,7 +30,8 @@ setPqBackend(config.pqBackend);
 const log = pino({ level: config.logLevel });
 const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
 const { profiles } = resolveProfiles(config);
-const fleets = new FleetManager({ dataDir: config.dataDir, store, log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours }, profiles);
+// Writes are captured and sent to the main thread, which commits them (group-commit.ts).
+const fleets = new FleetManager({ dataDir: config.dataDir, store: deferringStore(store), log, challenge: staticChallenge(challenge), allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours }, profiles);
 await fleets.refresh();
 
 port.on('message', (m: ToWorker) => {
@@ -40,8 +43,8 @@ port.on('message', (m: ToWorker) => {
   } else {
     const env = fleets.env(m.fleet);
     if (!env) return send({ type: 'failed', id: m.id, status: 404, message: `no fleet named ${JSON.stringify(m.fleet.slice(0, 64))}` });
-    pkiOperation(m.der, env, m.client).then(
-      (reply) => send({ type: 'done', id: m.id, reply }),
+    captureWrites(() => pkiOperation(m.der, env, m.client)).then(
+      ({ value: reply, writes }) => send({ type: 'done', id: m.id, reply, writes }),
       (err: Error) => send({ type: 'failed', id: m.id, message: err.message, ...(err instanceof ProtocolError && { status: err.status }) }),
     );
   }

@@ -244,6 +244,7 @@ export function openSqliteStore(path: string): Store {
   return {
     recordIssuance: (cert, transaction, pendingId) => issue(cert, transaction, pendingId),
     recordTransaction: (t) => void q.insertTx.run(txParams(t)),
+    batch: (fn) => db.transaction(fn)(),
     transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
     latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
     certificate: (serial) => one(q.cert.get(serial), toCertificate),

@@ -159,6 +159,13 @@ export interface Store {
    * duplicate serial, leaving nothing written.
    */
   recordIssuance(cert: CertificateRecord, transaction: TransactionRecord, pendingId?: string): void;
+  /**
+   * Runs `fn` in one transaction, committed (one fsync) when it returns, rolled back when it
+   * throws. Writes inside it that open their own transaction (recordIssuance) become
+   * savepoints: a nested `batch` that throws undoes only its own writes. Used for group commit
+   * (src/store/group-commit.ts).
+   */
+  batch<T>(fn: () => T): T;
   /** Stores an answered transaction without a certificate (FAILURE, PENDING, GetCert, ...). */
   recordTransaction(transaction: TransactionRecord): void;
   /** The transaction answered for exactly this request body, if any. */
