@@ -18,6 +18,8 @@ export interface LoadBench {
   readonly requests: number;
   readonly concurrency: readonly number[];
   readonly workers?: number;
+  /** 1-minute load average of the machine before and after (other work on it shows here). */
+  readonly loadAverage: { readonly start: number; readonly end: number };
   readonly servers: { readonly pqscep: LoadResult; readonly scepserver?: LoadResult };
   readonly versions: Readonly<Record<string, string>>;
   /** Why the scepserver run is missing. */
@@ -65,7 +67,7 @@ export function loadMarkdown(b: LoadBench): string {
   const m = b.servers.pqscep.machine;
   const lines = [
     `# pqscep HTTP load benchmark${b.quick ? ' (quick)' : ''}`, '',
-    `${b.date}, ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node}. RSA-2048 suite (RSA-2048 CA and client keys), ${b.requests} pre-built PKCSReqs per concurrency level, load generator and servers on one machine in a private network namespace (loopback only).`, '',
+    `${b.date}, ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node}. RSA-2048 suite (RSA-2048 CA and client keys), ${b.requests} pre-built PKCSReqs per concurrency level, load generator and servers on one machine in a private network namespace (loopback only). Load average ${b.loadAverage.start.toFixed(2)} before, ${b.loadAverage.end.toFixed(2)} after.`, '',
     ...Object.entries(b.versions).map(([k, v]) => `- ${k}: ${v}`), '',
   ];
   for (const [name, r] of Object.entries(b.servers)) {

@@ -14,6 +14,7 @@
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   const workers = flags.workers ? Number(flags.workers) : undefined;
   say(`RSA-2048 suite, ${requests} requests per level, concurrency ${concurrency.join(',')}${skipped ? `; scepserver skipped: ${skipped}` : ''}`);
 
+  const loadStart = loadavg()[0];
   const pqscep = await measure(await startPqscep(18080, workers), requests, concurrency);
   let scepserver: LoadResult | undefined;
   let version: string | undefined;
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
     scepserver = await measure(s, requests, concurrency);
   }
   const bench: LoadBench = {
-    version: 1, date: new Date().toISOString(), quick, requests, concurrency, ...(workers && { workers }),
+    version: 1, date: new Date().toISOString(), quick, requests, concurrency, ...(workers && { workers }), loadAverage: { start: loadStart, end: loadavg()[0] },
     servers: { pqscep, ...(scepserver && { scepserver }) },
     versions: { pqscep: `pqscep ${process.env.npm_package_version ?? ''} on Node ${process.version} (OpenSSL ${process.versions.openssl})${workers ? `, --workers ${workers}` : ''}`.replace('  ', ' '), ...(version && { scepserver: version }) },
     ...(skipped && { skipped }),
