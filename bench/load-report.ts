@@ -63,6 +63,18 @@ export function targets(b: LoadBench): Target[] {
   return out;
 }
 
+/**
+ * Server CPU time per enrollment side by side: unlike enrollments/s it does not depend on how
+ * much of the machine other work left to the servers.
+ */
+function cpuLine(b: LoadBench): string[] {
+  const top = Math.max(...b.concurrency);
+  const pq = at(b.servers.pqscep, top)?.serverCpuMsPerEnrollment;
+  const mm = at(b.servers.scepserver, top)?.serverCpuMsPerEnrollment;
+  if (pq === undefined || mm === undefined) return [];
+  return [`Server CPU time per enrollment at concurrency ${top} (all threads): pqscep ${pq} ms, scepserver ${mm} ms (${x(pq / mm)}).`, ''];
+}
+
 export function loadMarkdown(b: LoadBench): string {
   const m = b.servers.pqscep.machine;
   const lines = [
@@ -79,6 +91,7 @@ export function loadMarkdown(b: LoadBench): string {
   if (b.skipped) lines.push(`scepserver: skipped (${b.skipped})`, '');
   lines.push('## Targets (issue 5)', '', '| target | wanted | measured | met |', '|---|---|---|---|',
     ...targets(b).map((t) => `| ${t.name} | ${t.want} | ${t.measured} | ${t.met === undefined ? 'not measured' : t.met ? 'yes' : 'no'} |`), '',
+    ...cpuLine(b),
     'Reproduce: `npm run bench:load` (as root for the network namespace; `-- --quick` for a smoke run, `-- --requests N --concurrency 1,4,16`).', '');
   return lines.join('\n');
 }
