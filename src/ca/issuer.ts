@@ -64,7 +64,7 @@ const DAY_MS = 86_400_000;
  * keyAgreement (ECDH). An unknown key type gets digitalSignature.
  */
 export function endEntityKeyUsage(spki: Uint8Array, registry: Registry): KeyUsage {
-  return keyUsageFor(registry.list('key').find((k) => k.matches(spki))?.usages ?? ['sign']);
+  return keyUsageFor(registry.keyTypeOf(spki)?.usages ?? ['sign']);
 }
 
 /** keyUsage bits for a key type's usages (an RA key generated as 'ecdh-p256' gets keyAgreement only). */

@@ -141,7 +141,7 @@ function authAttrsAad(raw: ArrayBuffer): Uint8Array {
 /** What kind of RecipientInfo can deliver a CEK to the key in `spki`, if any (KEM, then key agreement, then key transport). */
 export function recipientKindFor(spki: Uint8Array, registry: Registry): RecipientKind | undefined {
   const oid = spkiAlgorithmOid(spki);
-  const keyType = registry.list('key').find((k) => k.matches(spki));
+  const keyType = registry.keyTypeOf(spki);
   if (registry.list('kem').some((k) => k.keyOid === oid)) return 'kemri';
   if (keyType?.usages.includes('agree') && registry.list('key-agreement').some((k) => k.keyOid === oid)) return 'kari';
   if (registry.list('key-transport').some((k) => k.keyOid === oid)) return 'ktri';

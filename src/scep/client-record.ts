@@ -72,7 +72,7 @@ export function clientObservation(request: PkiRequest, envelope: OpenedEnvelope 
     subject,
     address: client.address,
     method: client.method,
-    keyAlgorithm: env.registry.list('key').find((k) => k.matches(spki))?.name,
+    keyAlgorithm: env.registry.keyTypeOf(spki)?.name,
     signatureAlgorithm: nameOf(env, 'signature', request.signerInfo.signatureAlgorithm.algorithm),
     digest: nameOf(env, 'digest', request.signerInfo.digestAlgorithm.algorithm),
     cipher: outer.cipher,

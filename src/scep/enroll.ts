@@ -29,7 +29,7 @@ function checkedCsr(der: Uint8Array, env: ScepEnv): CsrInfo {
     const csr = parseCsr(der);
     // A key of no enabled key type (e.g. RSA-1024) is refused by policy as badAlg; say so before
     // the self-signature check, which cannot succeed with such a key (it would read badMessageCheck).
-    if (!env.registry.list('key').some((k) => k.matches(csr.spki))) throw new ScepError('badAlg', 'CSR key is not of an enabled key type');
+    if (!env.registry.keyTypeOf(csr.spki)) throw new ScepError('badAlg', 'CSR key is not of an enabled key type');
     verifyCsr(csr, env.registry); // RFC 2986 §3: the self-signature is the proof of possession
     const csrSignature = env.registry.byOid('signature', csr.request.signatureAlgorithm.algorithm).name;
     if (!env.policy.signatures.has(csrSignature)) throw new ScepError('badAlg', `CSR signature ${csrSignature} is not allowed by profile ${env.profile}`);
@@ -105,7 +105,7 @@ async function issue(v: Verified, csr: CsrInfo, env: ScepEnv, pendingId?: string
     sans: csr.sans,
     notBefore: certificate.tbsCertificate.validity.notBefore.getTime(),
     notAfter: certificate.tbsCertificate.validity.notAfter.getTime(),
-    keyAlgorithm: env.registry.list('key').find((k) => k.matches(csr.spki))?.name ?? 'unknown',
+    keyAlgorithm: env.registry.keyTypeOf(csr.spki)?.name ?? 'unknown',
     signatureAlgorithm: env.registry.byOid('signature', certificate.signatureAlgorithm.algorithm).name,
     issuer: env.ca.fingerprint,
     transactionId: v.request.transactionId,

@@ -136,7 +136,7 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
   } catch (err) {
     if (err instanceof CmsError) {
       // A signer key of no enabled key type (e.g. RSA-1024) cannot verify at all: badAlg, not badMessageCheck.
-      const unusableKey = err.failure === 'badSignature' && !env.registry.list('key').some((k) => k.matches(spkiOf(signerCert)));
+      const unusableKey = err.failure === 'badSignature' && !env.registry.keyTypeOf(spkiOf(signerCert));
       throw new ScepError(unusableKey ? 'badAlg' : CMS_FAIL[err.failure], err.message, { cause: err });
     }
     throw err;
@@ -145,7 +145,7 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
 
 function signerIsQuantumSafe(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): boolean {
   const spki = spkiOf(cert);
-  return env.registry.list('key').find((k) => k.matches(spki))?.quantumSafe ?? false;
+  return env.registry.keyTypeOf(spki)?.quantumSafe ?? false;
 }
 
 function asScepError(err: unknown): ScepError {

@@ -404,6 +404,10 @@ function instrumentedRegistry(base: Registry): { registry: Registry; generated: 
     byOid: (kind, oid) => wrap(base.byOid(kind, oid)),
     byName: (kind, name) => wrap(base.byName(kind, name)),
     list: (kind) => base.list(kind).map(wrap),
+    keyTypeOf: (spki) => {
+      const keyType = base.keyTypeOf(spki);
+      return keyType && wrap(keyType);
+    },
   };
   return { registry: Object.freeze(registry), generated };
 }
