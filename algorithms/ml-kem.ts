@@ -16,6 +16,7 @@ import * as nodeCrypto from 'node:crypto';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { pqBackend } from '../src/crypto/backend.ts';
 import { decodeOneAsymmetricKey, decodeSeedKey, encodeOneAsymmetricKey, encodeSeedKey, encodeSpki, rawPublicKey, type SeedKey } from '../src/crypto/pq-keys.ts';
+import { publicKeyFromSpki } from '../src/crypto/keys.ts';
 import { PQ_IMPLEMENTATION } from '../src/crypto/backend.ts';
 import type { Kem, KeyType, PrivateKeyHandle } from '../src/crypto/types.ts';
 import { CipherError } from '../src/crypto/types.ts';
@@ -159,7 +160,7 @@ function family(level: Level): { key: KeyType; kem: Kem } {
       if (!ek) throw new CipherError(`not an ${keyName} public key`);
       try {
         if (pqBackend('ml-kem') === 'native') {
-          const r = await call<{ sharedKey: Buffer; ciphertext: Buffer }>((cb) => native.encapsulate(createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), cb));
+          const r = await call<{ sharedKey: Buffer; ciphertext: Buffer }>((cb) => native.encapsulate(publicKeyFromSpki(spki), cb));
           return { ciphertext: new Uint8Array(r.ciphertext), sharedSecret: new Uint8Array(r.sharedKey) };
         }
         const { cipherText, sharedSecret } = impl.encapsulate(ek);

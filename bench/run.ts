@@ -7,13 +7,17 @@
  * process (`--child`) whose JSON is merged; a full run adds a control there (noble in the
  * reference runtime, headline suite only) so backend and Node version can be told apart.
  *
- *   npm run bench [-- --quick] [--suites ml-dsa-65,profile:pq-cnsa2|profiles] [--no-native] [--out DIR] [--data DIR]
+ *   npm run bench [-- --quick] [--suites ml-dsa-65,profile:pq-cnsa2|profiles] [--no-native] [--no-load] [--out DIR] [--data DIR]
  *
  * --quick: the CI smoke selection (a few suites, tiny N, short benny runs; well under a minute).
  * --out: where results go (default bench/results). --data: where the servers' data folders
  * (SQLite store, committed with fsync) are created (default: the OS temp folder).
  * --render FILE: measure nothing; rewrite the markdown and charts from a result JSON.
- * Leaves out: HTTP load and the micromdm comparison (a separate benchmark), asserting timings.
+ * A full run ends with the HTTP load benchmark (bench/load.ts, `npm run bench:load`: pqscep and
+ * micromdm's scepserver over HTTP, each alone in a private network namespace) writing into the
+ * same folder; --quick and --no-load leave it out (CI smoke-tests it through `pqscep bench load
+ * --quick`, test/bench-load.test.ts).
+ * Leaves out: asserting timings.
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -40,6 +44,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     suites: { type: 'string' },
     'no-native': { type: 'boolean', default: false },
+    'no-load': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     data: { type: 'string', default: tmpdir() },
     /** Internal: run as the reference-runtime child, reading and writing in this folder. */
@@ -166,6 +171,16 @@ async function main(): Promise<void> {
   const written = writeReport(result, flags.out);
   progress(`wrote ${written.latest}, ${written.markdown}, ${written.charts.join(', ')} (and ${written.json})`);
   process.stdout.write(`${markdown(result)}\n`);
+  if (quick || flags['no-load']) progress(`HTTP load benchmark skipped (${quick ? '--quick' : '--no-load'}); run it with npm run bench:load`);
+  else await loadBenchmark();
+}
+
+/** The HTTP load benchmark (bench/load.ts) as a child process; its markdown follows ours on stdout. */
+async function loadBenchmark(): Promise<void> {
+  progress('HTTP load: pqscep and micromdm scepserver (bench/load.ts)');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'load.ts'), '--out', flags.out], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) progress(`HTTP load benchmark failed (exit ${code}); the other results are written`);
 }
 
 /** --render: the markdown and charts again from a saved result (after a change to report.ts). */

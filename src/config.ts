@@ -49,6 +49,12 @@ export const ConfigSchema = z.object({
   pqBackend: z.enum(['auto', 'native', 'noble']).default('auto'),
   /** How replies reach post-quantum clients (docs/pqc-scep.md §5). */
   pqReplyEnvelope: z.enum(['require-kem', 'allow-classical']).default('require-kem'),
+  /**
+   * Threads answering PKIOperation (`--workers`): the main thread plus `workers - 1` worker
+   * threads (src/scep/pki-pool.ts). 1 keeps everything on the main thread. `pqscep serve`
+   * defaults to the number of cores; embedding code and tests get 1 unless they ask.
+   */
+  workers: z.coerce.number().int().min(1).max(64).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   /** The admin API (fleets, profiles, audit) on its own listener; `--no-admin` turns it off. */
   admin: z.boolean().default(true),
@@ -93,6 +99,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.PQSCEP_TRUST_PROXY.toLowerCase());
   if (env.PQSCEP_TLS_CERT) out.tlsCert = env.PQSCEP_TLS_CERT;
   if (env.PQSCEP_TLS_KEY) out.tlsKey = env.PQSCEP_TLS_KEY;
+  if (env.PQSCEP_WORKERS) out.workers = env.PQSCEP_WORKERS;
   if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
   return out;
 }

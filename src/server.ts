@@ -19,11 +19,9 @@ import { ServerMetrics } from './http/metrics.ts';
 import { parseRateLimit } from './http/rate-limit.ts';
 import { createLogger } from './log.ts';
 import { toPem } from './ca/pem.ts';
-import { flagsProfile } from './fleet/fleet-env.ts';
 import { FleetManager } from './fleet/fleet-manager.ts';
 import { setProfile } from './fleet/fleet-ops.ts';
-import { loadProfiles, ProfileError, type Profile } from './policy/profile.ts';
-import { fileURLToPath } from 'node:url';
+import { resolveProfiles } from './server-profiles.ts';
 import { adminPortOf, ConfigError, type ServerConfig } from './config.ts';
 import { setPqBackend } from './crypto/backend.ts';
 import type { Registry } from './crypto/registry.ts';
@@ -31,6 +29,8 @@ import type { KeyType } from './crypto/types.ts';
 import { createRegistry } from './crypto/registry.ts';
 import type { Logger, ScepEnv } from './scep/env.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
+import { PkiPool } from './scep/pki-pool.ts';
+import { deferringStore } from './store/group-commit.ts';
 
 /** Where the admin API listens, and the token it wants. */
 export interface AdminEndpoint {
@@ -114,35 +114,7 @@ function publishCaCertificate(dataDir: string, env: ScepEnv | undefined): void {
   renameSync(`${file}.tmp`, file);
 }
 
-export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../profiles', import.meta.url));
-
-/**
- * The profiles this server knows, and the default fleet's: `--profile NAME` (with `--ca-alg` /
- * `--ra-alg` overriding its CA and RA), else the `flags` profile.
- */
-function resolveProfiles(config: ServerConfig): { profiles: Map<string, Profile>; defaultProfile: Profile; explicit: boolean } {
-  const registry = createRegistry(ALGORITHMS, { allowLegacy: true });
-  const dir = config.profilesDir ?? DEFAULT_PROFILES_DIR;
-  let profiles: Map<string, Profile>;
-  try {
-    profiles = existsSync(dir) ? loadProfiles(dir, registry) : new Map();
-  } catch (err) {
-    if (err instanceof ProfileError) throw new ConfigError(err.message);
-    throw err;
-  }
-  const flags = flagsProfile(config);
-  profiles.set(flags.name, flags);
-  if (!config.profile) return { profiles, defaultProfile: flags, explicit: false };
-  const base = profiles.get(config.profile);
-  if (!base) throw new ConfigError(`invalid setting profile (--profile): no profile named ${config.profile} in ${dir}; profiles: ${[...profiles.keys()].join(', ')}`);
-  if (!config.caKeyType && !config.raKeyTypes) return { profiles, defaultProfile: base, explicit: true };
-  const overridden: Profile = Object.freeze({
-    ...base, name: `${base.name}+flags`, source: `${base.source} with --ca-alg/--ra-alg`,
-    ca: { ...base.ca, algorithm: config.caKeyType ?? base.ca.algorithm }, ra: config.raKeyTypes ?? base.ra,
-  });
-  profiles.set(overridden.name, overridden);
-  return { profiles, defaultProfile: overridden, explicit: true };
-}
+export { DEFAULT_PROFILES_DIR } from './server-profiles.ts';
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -155,10 +127,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateSecret(join(config.dataDir, 'challenge.txt'), 12);
   const fleets = new FleetManager(
-    { dataDir: config.dataDir, store, log, staticSecret: challenge, allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
+    // PKIOperation writes go through the pool's group commit (src/store/group-commit.ts).
+    { dataDir: config.dataDir, store: deferringStore(store), log, staticSecret: challenge, allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours },
     profiles,
-    (envs) => publishCaCertificate(config.dataDir, envs.get('default')),
+    (envs) => {
+      publishCaCertificate(config.dataDir, envs.get('default'));
+      pool?.fleetsChanged();
+    },
   );
+  let pool: PkiPool | undefined;
   const stored = store.fleet('default');
   // The default fleet (/scep) always has a record, so the CLI and admin API see what it runs.
   // `serve --profile P` is an explicit switch of it; without --profile the stored choice stands.
@@ -167,7 +144,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const metrics = config.metrics ? new ServerMetrics() : undefined;
   const drain = new Drain();
   const rateLimit = config.rateLimitPerAddress ? parseRateLimit(config.rateLimitPerAddress) : undefined;
-  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, metrics, rateLimit, trustProxy: config.trustProxy, drain }, log);
+  const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, metrics, rateLimit, trustProxy: config.trustProxy, drain, pkiOperation: (der, env, client, observe) => pool!.run(der, env, client, observe) }, log);
   const maxHeaderSize = Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024;
   const server = createListener(app.callback(), { maxHeaderSize, requestTimeoutMs: config.requestTimeout, tls });
   let adminServer: Server | undefined;
@@ -178,6 +155,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     log.info({ inFlight: drain.inFlight, shutdownTimeoutMs: config.shutdownTimeout }, 'shutting down: letting requests in progress finish');
     await drain.drain([server, adminServer], Date.now() + config.shutdownTimeout);
     if (drain.inFlight > 0) log.warn({ inFlight: drain.inFlight }, 'shutdown timeout: connections of unfinished requests were closed; those requests were not answered');
+    await pool?.close();
     store.close();
   };
   let port: number;
@@ -185,6 +163,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   try {
     await fleets.refresh();
     fleets.start();
+    // After the first refresh: the CA and RA keys exist, so workers only read them.
+    pool = await PkiPool.start(config, challenge, store, log);
     port = await listen(server, config.port, config.host);
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);

@@ -16,6 +16,7 @@ import type { Registry } from '../crypto/registry.ts';
 import type { DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, serialize } from '../cms/der.ts';
+import { preEncoded, remember } from '../cms/pre-encoded.ts';
 import { algorithmId, parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
 
 export interface CertificateTemplate {
@@ -78,8 +79,13 @@ export async function signCertificate(t: CertificateTemplate, signer: Signer): P
     subjectPublicKeyInfo: spki,
     extensions: t.extensions.length ? new Extensions([...t.extensions]) : undefined,
   });
-  const value = await signer.algorithm.sign(serialize(tbsCertificate), signer.key, signer.digest);
-  return new Certificate({ tbsCertificate, signatureAlgorithm: signature, signatureValue: toBuffer(value) });
+  const tbsDer = serialize(tbsCertificate);
+  const value = await signer.algorithm.sign(tbsDer, signer.key, signer.digest);
+  const certificate = new Certificate({ tbsCertificate, signatureAlgorithm: signature, signatureValue: toBuffer(value) });
+  // The TBSCertificate is encoded once: the certificate's DER splices in the bytes just signed.
+  remember(tbsCertificate, tbsDer);
+  remember(certificate, serialize(new Certificate({ tbsCertificate: preEncoded(tbsCertificate), signatureAlgorithm: signature, signatureValue: toBuffer(value) })));
+  return certificate;
 }
 
 const toBuffer = (b: Uint8Array): ArrayBuffer => b.slice().buffer;

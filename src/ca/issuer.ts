@@ -18,7 +18,8 @@ import {
 import type { Registry } from '../crypto/registry.ts';
 import type { KeyType } from '../crypto/types.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
-import { equalBytes, parse, serialize } from '../cms/der.ts';
+import { equalBytes, parse } from '../cms/der.ts';
+import { derOf } from '../cms/pre-encoded.ts';
 import { spkiOf } from '../cms/signed-data.ts';
 import { certificateSignatureAlgorithm, extension, keyIdentifierOf, signCertificate, subjectKeyIdentifier } from './certificate.ts';
 import type { CsrInfo } from './csr.ts';
@@ -123,5 +124,5 @@ export async function issueCertificate(
     { subject: csr.subject, issuer: ca.certificate.tbsCertificate.subject, spki: csr.spki, serial, notBefore, notAfter, extensions },
     { key: ca.key, ...certificateSignatureAlgorithm(ca.key, registry) },
   );
-  return { certificate, der: serialize(certificate) };
+  return { certificate, der: derOf(certificate) };
 }

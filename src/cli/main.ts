@@ -1,6 +1,7 @@
 /**
  * The `pqscep` command line (commander): serve, enroll, renew, caps, algorithms, profile,
- * fleet, audit, cert, challenge, requests. Any error ends the process with exit code 1 and one line saying why, never a
+ * fleet, audit, cert, challenge, requests, bench load. Any error ends the process with exit code 1 and one
+ * line saying why, never a
  * stack trace; commander's own usage errors get the same `pqscep: ` form.
  * @module
  */
@@ -12,6 +13,7 @@ import { auditList, auditVerify, fleetCreate, fleetDryRun, fleetList, fleetRollb
 import { certList, certRevoke } from './cert.ts';
 import { challengeIssue, challengeList, challengeRotate, requestsApprove, requestsList, requestsReject } from './lifecycle.ts';
 import { profileList, profileShow, profileValidate } from './profile.ts';
+import { benchLoadCommand } from './bench.ts';
 
 // Set before any subcommand is defined: subcommands copy these settings.
 // `pqscep ... | head` closes stdout early: that is not an error.
@@ -48,6 +50,7 @@ program.command('serve').description('run the SCEP server')
   .option('--ra-alg <alg...>', 'RA certificate key types, repeatable, e.g. --ra-alg ml-kem-768 --ra-alg rsa-2048 (default rsa-2048)')
   .addOption(new Option('--pq-backend <backend>', 'post-quantum implementation (default auto: native where this Node has it)').choices(['auto', 'native', 'noble']))
   .addOption(new Option('--pq-reply-envelope <policy>', 'how replies reach post-quantum clients (docs/pqc-scep.md §5)').choices(['require-kem', 'allow-classical']))
+  .option('--workers <n>', 'threads answering PKIOperation: the main thread plus n-1 workers (PQSCEP_WORKERS; default: the number of cores; 1 = all on the main thread)')
   .option('--admin-port <n>', 'port of the admin API (PQSCEP_ADMIN_PORT; default the SCEP port + 1, i.e. 8081; 0 = any free port)')
   .option('--admin-host <h>', 'address the admin API binds (PQSCEP_ADMIN_HOST, default 127.0.0.1)')
   .option('--admin-token <token>', 'bearer token of the admin API (PQSCEP_ADMIN_TOKEN; default: generated and kept in <data>/admin-token.txt)')
@@ -171,6 +174,20 @@ target(requests.command('approve <id>').description('approve a pending request (
 target(requests.command('reject <id>').description('reject a pending request'))
   .requiredOption('--reason <reason>', 'why (the audit log keeps it; the client gets FAILURE badRequest)')
   .action(run(requestsReject));
+const bench = program.command('bench').description('benchmarks against a running server');
+bench.command('load').description('HTTP load: pre-built PKCSReqs at each concurrency; enrollments/s, latency, errors, sizes, server RSS')
+  .requiredOption('--url <url>', 'SCEP URL of any RFC 8894 server, e.g. http://127.0.0.1:8080/scep')
+  .option('--suite <name>', 'client key type, e.g. rsa-2048, ecdsa-p256, ml-dsa-65, slh-dsa-128s', 'rsa-2048')
+  .option('--concurrency <list>', 'comma-separated concurrency levels', '1,4,16')
+  .option('--requests <n>', 'requests per concurrency level', '200')
+  .option('--warmup <n>', 'requests sent first and not counted (default: a tenth of --requests, 2 to 32)')
+  .option('--challenge <secret>', 'challenge password')
+  .option('--pid <pid>', 'the server\'s process id: report its peak RSS (with its child processes), from /proc')
+  .option('--label <name>', 'name of the server in the output (default the URL)')
+  .option('--json', 'print the result as JSON instead of a table')
+  .option('--out <file>', 'also write the JSON result to this file')
+  .option('--quick', 'smoke run: 4 requests at concurrency 1 and 2')
+  .action(run(benchLoadCommand));
 
 program.command('caps').description('print the server\'s GetCACaps').requiredOption('--url <url>', 'SCEP URL')
   .action(run(capsCommand));

@@ -5,6 +5,7 @@
  * SIGINT/SIGTERM (in-flight requests finish; the store closes).
  * @module
  */
+import { availableParallelism } from 'node:os';
 import { configFromEnv, parseConfig } from '../config.ts';
 import { pqBackend, pqBackendChoice } from '../crypto/backend.ts';
 import { startServer } from '../server.ts';
@@ -13,7 +14,7 @@ import { sqliteDriverName } from '../store/sqlite-driver.ts';
 export interface ServeFlags {
   port?: string; host?: string; data?: string; challenge?: string; allowLegacy?: boolean;
   approval?: string; maxMessageBytes?: string; validityDays?: string; logLevel?: string;
-  caAlg?: string; raAlg?: string[]; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
+  caAlg?: string; raAlg?: string[]; workers?: string; pqBackend?: string; pqReplyEnvelope?: string; profile?: string; profiles?: string;
   /** false with --no-admin */
   admin?: boolean; adminPort?: string; adminHost?: string; adminToken?: string;
   /** false with --no-metrics */
@@ -37,6 +38,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
     metrics: flags.metrics === false ? false : undefined, rateLimitPerAddress: flags.rateLimit, trustProxy: flags.trustProxy || undefined,
     requestTimeout: flags.requestTimeout, shutdownTimeout: flags.shutdownTimeout, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, adminTls: flags.adminTls || undefined,
     }).filter(([, v]) => v !== undefined)),
+    // One PKIOperation thread per core unless --workers or PQSCEP_WORKERS says otherwise.
+    workers: flags.workers ?? configFromEnv().workers ?? availableParallelism(),
   });
   const server = await startServer(config);
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -57,6 +60,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   out(`profile ${server.env.profile}: CA ${server.env.ca.key.keyType}; RA ${server.env.ras.map((ra) => ra.key.keyType).join(" + ")}`);
   out(`post-quantum backend: ${(['ml-dsa', 'ml-kem', 'slh-dsa'] as const).map((f) => `${f} ${pqBackend(f)}`).join(', ')} (choice: ${pqBackendChoice()})`);
   out(`store: SQLite (${sqliteDriverName()})`);
+  out(`PKIOperation threads: ${config.workers} (--workers)`);
   let closing = false;
   const stop = async () => {
     if (closing) {

@@ -15,6 +15,7 @@ import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '.
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, parse, serialize } from './der.ts';
 import { CmsError } from './errors.ts';
+import { derOf, preEncoded } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
 import { Attributes, CmsSignedData, RevocationInfoChoice, RevocationInfoChoices } from './schema.ts';
 
@@ -76,7 +77,8 @@ function subjectKeyIdentifierOf(cert: Certificate): Uint8Array | undefined {
   }
 }
 
-export const spkiOf = (cert: Certificate): Uint8Array => serialize(cert.tbsCertificate.subjectPublicKeyInfo);
+/** The certificate's SubjectPublicKeyInfo DER (encoded once per certificate object: it is asked for often). */
+export const spkiOf = (cert: Certificate): Uint8Array => derOf(cert.tbsCertificate.subjectPublicKeyInfo);
 
 export function attributeValues(attrs: readonly Attribute[] | undefined, type: string): ArrayBuffer[] {
   return attrs?.find((a) => a.attrType === type)?.attrValues ?? [];
@@ -184,7 +186,7 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
       eContentType: id_data,
       eContent: o.content ? new EncapsulatedContent({ single: new OctetString(o.content) }) : undefined,
     }),
-    certificates: o.certificates?.length ? new CertificateSet(o.certificates.map((certificate) => new CertificateChoices({ certificate }))) : undefined,
+    certificates: o.certificates?.length ? certificateSet(o.certificates) : undefined,
     signerInfos: new SignerInfos([signerInfo]),
   });
   return wrap(id_signedData, sd);
@@ -208,12 +210,15 @@ export function certsOnly(certificates: readonly Certificate[], crls: readonly C
     version: 1,
     digestAlgorithms: new DigestAlgorithmIdentifiers([]),
     encapContentInfo: new EncapsulatedContentInfo({ eContentType: id_data }),
-    certificates: certificates.length ? new CertificateSet(certificates.map((certificate) => new CertificateChoices({ certificate }))) : undefined,
+    certificates: certificates.length ? certificateSet(certificates) : undefined,
     signerInfos: new SignerInfos([]),
   });
   if (crls.length) sd.crls = new RevocationInfoChoices(crls.map((crl) => new RevocationInfoChoice({ crl })));
   return wrap(id_signedData, sd);
 }
+
+/** CertificateSet of `certs`, each written as the DER it was parsed from or signed as (pre-encoded.ts). */
+const certificateSet = (certs: readonly Certificate[]) => new CertificateSet(certs.map((c) => new CertificateChoices({ certificate: preEncoded(c) })));
 
 /**
  * ContentInfo { contentType, [0] EXPLICIT content } (RFC 5652 §3) around `value`'s DER. Built

@@ -1,28 +1,11 @@
 /**
- * Helpers shared by the node:crypto-backed algorithm families: SPKI DER <-> KeyObject, the
- * SPKI algorithm OID, and PrivateKeyHandle construction. Public KeyObjects are cached by SPKI bytes because the same
+ * Helpers shared by the node:crypto-backed algorithm families: SPKI DER <-> KeyObject, and
+ * PrivateKeyHandle construction. Public KeyObjects are cached by SPKI bytes because the same
  * few keys (CA, RA, a client's signer) are parsed on every message.
  * @module
  */
-import { AsnConvert, AsnProp, AsnPropTypes } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { PrivateKeyHandle } from './types.ts';
-
-/** Just enough of SubjectPublicKeyInfo (RFC 5280 §4.1) to read its algorithm without decoding the key. */
-class SpkiAlgorithm {
-  @AsnProp({ type: AlgorithmIdentifier }) public algorithm = new AlgorithmIdentifier();
-  @AsnProp({ type: AsnPropTypes.Any }) public subjectPublicKey = new ArrayBuffer(0);
-}
-
-/** The algorithm OID of a DER SubjectPublicKeyInfo, or undefined when it is not one. */
-export function spkiOid(spki: Uint8Array): string | undefined {
-  try {
-    return AsnConvert.parse(spki, SpkiAlgorithm).algorithm.algorithm;
-  } catch {
-    return undefined;
-  }
-}
 
 const cache = new Map<string, KeyObject>();
 const CACHE_LIMIT = 1024;

@@ -5,7 +5,7 @@
  * Duplicate OIDs or names are a programming error and fail at start-up.
  * @module
  */
-import { spkiOid } from './keys.ts';
+import { spkiOid } from './spki-oid.ts';
 import type { Algorithm, AlgorithmKind, KeyType, Oid } from './types.ts';
 import { UnsupportedAlgorithmError } from './types.ts';
 
@@ -19,11 +19,11 @@ export interface Registry {
   /** All algorithms of role `kind`, in list order. */
   list<K extends AlgorithmKind>(kind: K): readonly OfKind<K>[];
   /**
-   * The first enabled key type whose `spkiOid` is the key's algorithm and that `matches` it;
-   * undefined for a key of no enabled type. Remembered per key: the same few keys (CA, RA, a
-   * client's signer and CSR key) are asked about several times per message.
+   * The enabled key type of `spki`, if any: the first of list('key') whose `matches` accepts
+   * it, trying only those of the SPKI's algorithm OID. Remembers the last few hundred answers:
+   * one request asks about the same keys several times.
    */
-  keyTypeOf(spki: Uint8Array): OfKind<'key'> | undefined;
+  keyTypeOf(spki: Uint8Array): KeyType | undefined;
   /** True when legacy algorithms (DES, 3DES, SHA-1) are allowed. */
   readonly allowLegacy: boolean;
 }
@@ -45,8 +45,15 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
   }
   const usable = (alg: Algorithm | undefined) => alg !== undefined && (allowLegacy || !alg.legacy);
   const lists = new Map<AlgorithmKind, readonly Algorithm[]>();
-  const keyTypes = new Map<string, KeyType | undefined>();
-  const KEY_CACHE_LIMIT = 512;
+  const keyTypes = new Map<string, KeyType | null>();
+  const list = <K extends AlgorithmKind>(kind: K): readonly OfKind<K>[] => {
+    let l = lists.get(kind);
+    if (!l) {
+      l = Object.freeze(algorithms.filter((a) => a.kind === kind && usable(a)));
+      lists.set(kind, l);
+    }
+    return l as readonly OfKind<K>[];
+  };
   return Object.freeze({
     allowLegacy,
     byOid<K extends AlgorithmKind>(kind: K, oid: Oid): OfKind<K> {
@@ -59,22 +66,16 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
       if (!usable(alg)) throw new UnsupportedAlgorithmError(`no ${kind} algorithm enabled named ${name}`);
       return alg as OfKind<K>;
     },
-    list<K extends AlgorithmKind>(kind: K): readonly OfKind<K>[] {
-      let list = lists.get(kind);
-      if (!list) {
-        list = Object.freeze(algorithms.filter((a) => a.kind === kind && usable(a)));
-        lists.set(kind, list);
-      }
-      return list as readonly OfKind<K>[];
-    },
+    list,
     keyTypeOf(spki: Uint8Array): KeyType | undefined {
-      const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
-      if (keyTypes.has(id)) return keyTypes.get(id);
+      const id = Buffer.from(spki).toString('base64');
+      const known = keyTypes.get(id);
+      if (known !== undefined) return known ?? undefined;
       const oid = spkiOid(spki);
-      const found = oid === undefined ? undefined : this.list('key').find((k) => k.spkiOid === oid && k.matches(spki));
-      if (keyTypes.size >= KEY_CACHE_LIMIT) keyTypes.delete(keyTypes.keys().next().value!);
+      const found = list('key').find((k) => (k.spkiOid === oid || k.oids.includes(oid ?? '')) && k.matches(spki)) ?? null;
+      if (keyTypes.size >= 512) keyTypes.clear();
       keyTypes.set(id, found);
-      return found;
+      return found ?? undefined;
     },
   });
 }

@@ -14,11 +14,14 @@ import type { ScepEnv } from '../scep/env.ts';
 import { ProtocolError } from '../scep/errors.ts';
 import type { PkiObservation } from '../scep/pki-operation.ts';
 import { operationLabel, requestFacts } from './metrics.ts';
+import type { PkiRunner } from '../scep/pki-pool.ts';
 import { decodeBase64Message, postedMessage, queryParam, readBody } from './request.ts';
 
 export interface HttpOptions {
   /** Largest POST body, and largest GET `message`, in bytes. */
   readonly maxMessageBytes: number;
+  /** Who answers PKIOperation (default: this thread; the server passes its worker pool). */
+  readonly pkiOperation?: PkiRunner;
 }
 
 export const SCEP_PATHS = ['/scep', '/cgi-bin/pkiclient.exe', '/scep/pkiclient.exe'];
@@ -44,7 +47,7 @@ export function scepRouter(environment: (fleet: string) => ScepEnv | undefined, 
     }
     const client = { address: ctx.ip, method: ctx.method }; // for the client compatibility record
     const observe = (pki: PkiObservation) => void (facts.pki = pki);
-    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client, observe }, env));
+    send(ctx, await dispatch({ operation, method: ctx.method, message, caIdent, client, observe }, env, options.pkiOperation));
   };
   for (const path of SCEP_PATHS) {
     router.get(path, (ctx) => handle(ctx, 'default'));

@@ -10,6 +10,7 @@ import { caCertificates, type ScepEnv } from './env.ts';
 import { ProtocolError } from './errors.ts';
 import { ContentType } from './message.ts';
 import { pkiOperation, type Observe } from './pki-operation.ts';
+import type { PkiRunner } from './pki-pool.ts';
 import type { ClientInfo } from './client-record.ts';
 import { replySignature } from './pki-message.ts';
 
@@ -31,7 +32,7 @@ export interface ScepResponse {
   readonly body: Uint8Array | string;
 }
 
-type Handle = (request: ScepRequest, env: ScepEnv) => Promise<ScepResponse>;
+type Handle = (request: ScepRequest, env: ScepEnv, run: PkiRunner) => Promise<ScepResponse>;
 
 export const OPERATIONS = Object.freeze({
   GetCACaps: { methods: ['GET'], handle: getCACaps },
@@ -41,7 +42,8 @@ export const OPERATIONS = Object.freeze({
 } as const satisfies Record<string, { methods: readonly string[]; handle: Handle }>);
 export type Operation = keyof typeof OPERATIONS;
 
-export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+/** `run` answers PKIOperation: in this thread by default, or through a worker pool (pki-pool.ts). */
+export function dispatch(request: ScepRequest, env: ScepEnv, run: PkiRunner = pkiOperation): Promise<ScepResponse> {
   const name = request.operation;
   if (!name) throw new ProtocolError(400, 'missing operation parameter');
   // Operation names are case-sensitive in RFC 8894 §4.1, but some clients vary the case.
@@ -49,7 +51,7 @@ export function dispatch(request: ScepRequest, env: ScepEnv): Promise<ScepRespon
   if (!op) throw new ProtocolError(400, `unknown operation ${JSON.stringify(name.slice(0, 40))}`);
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   if (!(OPERATIONS[op].methods as readonly string[]).includes(method)) throw new ProtocolError(405, `${op} does not accept ${request.method}`);
-  return OPERATIONS[op].handle(request, env);
+  return OPERATIONS[op].handle(request, env, run);
 }
 
 /** RFC 8894 §3.5.2: one keyword per line. Notes the fetch for the client record (never fails the answer). */
@@ -94,7 +96,7 @@ async function getNextCACert(request: ScepRequest, env: ScepEnv): Promise<ScepRe
   return { contentType: ContentType.nextCaCert, body };
 }
 
-async function postPkiOperation(request: ScepRequest, env: ScepEnv): Promise<ScepResponse> {
+async function postPkiOperation(request: ScepRequest, env: ScepEnv, run: PkiRunner): Promise<ScepResponse> {
   if (!request.message?.length) throw new ProtocolError(400, 'PKIOperation without a message');
-  return { contentType: ContentType.pkiMessage, body: await pkiOperation(request.message, env, request.client, request.observe) };
+  return { contentType: ContentType.pkiMessage, body: await run(request.message, env, request.client, request.observe) };
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { oneAtATime } from './one-at-a-time.ts';
 import { issuedByUs } from '../policy/authorize.ts';
 import { CmsError, type CmsFailureName } from '../cms/errors.ts';
 import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
@@ -93,23 +94,13 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: Clien
   const running = inflight.get(requestHash);
   if (running) return running;
   // One transaction's requests one at a time: an issuance commits before the next one looks (enroll.ts).
-  const work = oneAtATime(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
+  const work = inTurn(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
   inflight.set(requestHash, work);
   return work;
 }
 
-const transactions = new Map<string, Promise<unknown>>();
-
-/** Runs `task` after every earlier task of `key` has settled (this process only: one server per data folder). */
-function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const run = (transactions.get(key) ?? Promise.resolve()).then(task, task);
-  const settled = run.then(() => undefined, () => undefined);
-  transactions.set(key, settled);
-  void settled.then(() => {
-    if (transactions.get(key) === settled) transactions.delete(key);
-  });
-  return run;
-}
+/** One transaction's requests one at a time, when this function is called directly (the pool serializes them itself). */
+const inTurn = oneAtATime();
 
 /** What verify() got to before it returned or threw: the client record wants it either way. */
 interface Reached {

@@ -13,10 +13,11 @@
  * - `prepare(sql).run/get/all` take positional values, or one object for `@name` parameters
  *   (keys the statement does not use are ignored, as better-sqlite3 does);
  * - BLOBs come back as Uint8Array (better-sqlite3's Buffer is one), integers as number;
- * - `transaction(fn)` wraps fn in BEGIN IMMEDIATE / COMMIT, ROLLBACK when fn throws;
+ * - `transaction(fn)` wraps fn in BEGIN IMMEDIATE / COMMIT, ROLLBACK when fn throws; called
+ *   inside another transaction it becomes a SAVEPOINT (better-sqlite3 does this by itself);
  * - a violated UNIQUE or PRIMARY KEY constraint throws {@link UniqueConstraintError}.
  *
- * Left out: nested transactions, BigInt integers, user functions, anything async.
+ * Left out: BigInt integers, user functions, anything async.
  * @module
  */
 import { createRequire } from 'node:module';
@@ -133,6 +134,7 @@ interface NodeSqlite {
 function nodeSqlite({ DatabaseSync }: NodeSqlite, path: string): SqliteDatabase {
   const db = new DatabaseSync(path);
   const exec = guarded((sql: string) => db.exec(sql));
+  let depth = 0; // open transactions: the outer one is BEGIN IMMEDIATE, inner ones savepoints
   const prepare = (sql: string): SqliteStatement => {
     const s = db.prepare(sql);
     s.setAllowUnknownNamedParameters?.(true); // as better-sqlite3: extra keys are ignored
@@ -152,18 +154,22 @@ function nodeSqlite({ DatabaseSync }: NodeSqlite, path: string): SqliteDatabase 
     setPragma: (name, value) => exec(pragmaSql(name, value)),
     prepare,
     transaction: (fn) => (...args) => {
-      exec('BEGIN IMMEDIATE');
+      const savepoint = depth > 0 ? `sp${depth}` : undefined;
+      exec(savepoint ? `SAVEPOINT ${savepoint}` : 'BEGIN IMMEDIATE');
+      depth++;
       try {
         const result = fn(...args);
-        exec('COMMIT');
+        exec(savepoint ? `RELEASE ${savepoint}` : 'COMMIT');
         return result;
       } catch (err) {
         try {
-          db.exec('ROLLBACK');
+          db.exec(savepoint ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : 'ROLLBACK');
         } catch {
           // SQLite already ended the transaction (some errors roll back by themselves)
         }
         throw err;
+      } finally {
+        depth--;
       }
     },
     close: () => db.close(),

@@ -265,6 +265,7 @@ export function openSqliteStore(path: string): Store {
   return {
     recordIssuance: (cert, transaction, pendingId, effects) => issue(cert, transaction, pendingId, effects),
     recordTransaction: (t, audit) => void (audit ? recordTx(audit, t) : q.insertTx.run(txParams(t))),
+    batch: (fn) => db.transaction(fn)(),
     transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
     latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
     certificate: (serial) => one(q.cert.get(serial), toCertificate),

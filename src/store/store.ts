@@ -191,6 +191,13 @@ export interface Store {
   recordIssuance(cert: CertificateRecord, transaction: TransactionRecord, pendingId?: string, effects?: IssuanceEffects): void;
   /** Stores an answered transaction without a certificate (FAILURE, PENDING, GetCert, ...), and its audit record if given. */
   recordTransaction(transaction: TransactionRecord, audit?: AuditInput): void;
+  /**
+   * Runs `fn` in one transaction, committed (one fsync) when it returns, rolled back when it
+   * throws. Writes inside it that open their own transaction (recordIssuance) become
+   * savepoints: a nested `batch` that throws undoes only its own writes. Used for group commit
+   * (src/store/group-commit.ts).
+   */
+  batch<T>(fn: () => T): T;
   /** The transaction answered for exactly this request body, if any. */
   transactionByRequestHash(requestHash: string): TransactionRecord | undefined;
   /** The latest transaction with this transactionID (any message type). */

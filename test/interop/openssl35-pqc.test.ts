@@ -405,8 +405,8 @@ function instrumentedRegistry(base: Registry): { registry: Registry; generated: 
     byName: (kind, name) => wrap(base.byName(kind, name)),
     list: (kind) => base.list(kind).map(wrap),
     keyTypeOf: (spki) => {
-      const k = base.keyTypeOf(spki);
-      return k && wrap(k);
+      const keyType = base.keyTypeOf(spki);
+      return keyType && wrap(keyType);
     },
   };
   return { registry: Object.freeze(registry), generated };

@@ -1,0 +1,181 @@
+/**
+ * PKIOperation on more than one core: `workers - 1` worker threads (pki-worker.ts), each with
+ * its own fleet environments and SQLite connection to the same WAL database, share the
+ * PKIOperation work with the main thread, which keeps HTTP. A request goes to whichever of them
+ * has the fewest requests in flight. Why threads, not node:cluster: one process keeps one
+ * in-flight map and one RSS (a thread costs about a third of a process here), and the HTTP
+ * layer, admin API and fleet timers stay single.
+ *
+ * Guarantees kept from the single-threaded server (RFC 8894 §3.3.1, our replay rule):
+ *  - identical request bytes in flight at once are answered once: the main thread dedupes by
+ *    the SHA-256 of the message before dispatching (pki-operation.ts dedupes again per thread);
+ *  - an executor answers only with the fleet generation the main thread has: after a fleet
+ *    change a worker gets no requests until it has rebuilt its environments.
+ * Every request's store writes are captured and committed in groups by the main thread
+ * (src/store/group-commit.ts), the only writer on the PKIOperation path.
+ * Leaves out: restarting a crashed worker (its requests fail with HTTP 500 and it is dropped).
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { ServerConfig } from '../config.ts';
+import type { ClientInfo } from './client-record.ts';
+import type { Logger, ScepEnv } from './env.ts';
+import { ProtocolError, type HttpStatus } from './errors.ts';
+import { oneAtATime } from './one-at-a-time.ts';
+import { readPkiMessage } from './pki-message.ts';
+import { pkiOperation, type Observe, type PkiObservation } from './pki-operation.ts';
+import { captureWrites, GroupCommitter, type Write } from '../store/group-commit.ts';
+import type { Store } from '../store/store.ts';
+
+export type PkiRunner = (der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe) => Promise<Uint8Array>;
+
+/** Main thread -> worker. */
+export type ToWorker =
+  | { readonly type: 'op'; readonly id: number; readonly der: Uint8Array; readonly fleet: string; readonly client?: ClientInfo }
+  | { readonly type: 'refresh'; readonly generation: number }
+  | { readonly type: 'close' };
+
+/** Worker -> main thread. */
+export type FromWorker =
+  | { readonly type: 'ready'; readonly generation: number }
+  | { readonly type: 'refreshed'; readonly generation: number }
+  | { readonly type: 'done'; readonly id: number; readonly reply: Uint8Array; readonly writes: readonly Write[]; readonly observation?: PkiObservation }
+  | { readonly type: 'failed'; readonly id: number; readonly status?: HttpStatus; readonly message: string };
+
+interface Slot {
+  readonly worker: Worker;
+  generation: number;
+  busy: number;
+  alive: boolean;
+}
+
+const BOOT = new URL('./pki-worker-boot.js', import.meta.url);
+
+export class PkiPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, { resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void; reject: (e: Error) => void; observe?: Observe }>();
+  private readonly inTurn = oneAtATime();
+  private readonly committer: GroupCommitter;
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  private nextId = 1;
+  private local = 0;
+  private generation = 0;
+
+  private constructor(store: Store, private readonly log: Logger) {
+    this.committer = new GroupCommitter(store, log);
+  }
+
+  /**
+   * Starts `config.workers - 1` threads; resolves once each has built its environments. The
+   * fleets' environments must use `deferringStore(store)` (group-commit.ts): this pool commits
+   * every request's writes to `store`, in groups, before it answers.
+   */
+  static async start(config: ServerConfig, challenge: string, store: Store, log: Logger): Promise<PkiPool> {
+    const pool = new PkiPool(store, log);
+    await Promise.all(Array.from({ length: Math.max(0, config.workers - 1) }, () => pool.spawn(config, challenge)));
+    return pool;
+  }
+
+  private spawn(config: ServerConfig, challenge: string): Promise<void> {
+    const worker = new Worker(BOOT, { workerData: { config, challenge } });
+    const slot: Slot = { worker, generation: -1, busy: 0, alive: true };
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          slot.generation = this.generation;
+          this.slots.push(slot);
+          resolve();
+        } else if (m.type === 'refreshed') slot.generation = m.generation;
+        else this.settle(slot, m);
+      });
+      worker.once('error', (err) => {
+        slot.alive = false;
+        this.log.error({ err }, 'PKIOperation worker failed');
+        reject(err);
+      });
+      worker.once('exit', () => {
+        slot.alive = false;
+      });
+    });
+  }
+
+  private settle(slot: Slot, m: Extract<FromWorker, { id: number }>): void {
+    slot.busy--;
+    const p = this.pending.get(m.id);
+    this.pending.delete(m.id);
+    if (!p) return;
+    if (m.type === 'done') {
+      if (m.observation) p.observe?.(m.observation);
+      p.resolve({ value: m.reply, writes: m.writes });
+    }
+    else p.reject(m.status ? new ProtocolError(m.status, m.message) : new Error(`PKIOperation worker: ${m.message}`));
+  }
+
+  /** The main thread's fleets changed: workers rebuild theirs and get no requests until they have. */
+  fleetsChanged(): void {
+    this.generation++;
+    for (const s of this.slots) if (s.alive) s.worker.postMessage({ type: 'refresh', generation: this.generation } satisfies ToWorker);
+  }
+
+  readonly run: PkiRunner = (der, env, client, observe) => {
+    const hash = createHash('sha256').update(der).digest('hex');
+    const running = this.inflight.get(hash);
+    if (running) return running;
+    // One transaction's requests one at a time, through to their commit: a resend must see the
+    // certificate an earlier request of its transaction stored (enroll.ts), wherever each runs.
+    const key = transactionKey(der, env);
+    const task = () => this.dispatch(der, env, client, observe);
+    const work = (key === undefined ? task() : this.inTurn(key, task)).finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, work);
+    return work;
+  };
+
+  /** Answers in this thread or a worker, then commits the request's writes (grouped) and only then returns the reply. */
+  private async dispatch(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<Uint8Array> {
+    const { value, writes } = await this.execute(der, env, client, observe);
+    await this.committer.apply(writes);
+    return value;
+  }
+
+  private async execute(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
+    const ready = this.slots.filter((s) => s.alive && s.generation === this.generation);
+    const slot = ready.reduce<Slot | undefined>((best, s) => (!best || s.busy < best.busy ? s : best), undefined);
+    if (!slot || slot.busy > this.local) {
+      this.local++;
+      try {
+        return await captureWrites(() => pkiOperation(der, env, client, observe));
+      } finally {
+        this.local--;
+      }
+    }
+    const id = this.nextId++;
+    slot.busy++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, observe });
+      slot.worker.postMessage({ type: 'op', id, der, fleet: env.fleet, client } satisfies ToWorker);
+    });
+  }
+
+  async close(): Promise<void> {
+    // A worker closes its store and ends; one that does not within a second is terminated.
+    await Promise.all(this.slots.map(async (s) => {
+      if (!s.alive) return;
+      const exited = new Promise((r) => s.worker.once('exit', r));
+      s.worker.postMessage({ type: 'close' } satisfies ToWorker);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+      await s.worker.terminate().catch(() => {});
+    }));
+    for (const p of this.pending.values()) p.reject(new Error('server closing'));
+    this.pending.clear();
+  }
+}
+
+/** `fleet` + transactionID of a pkiMessage; undefined when it cannot be read (the executor answers 400). */
+function transactionKey(der: Uint8Array, env: ScepEnv): string | undefined {
+  try {
+    return `${env.fleet}\n${readPkiMessage(der).transactionId}`;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * PKIOperation on worker threads (src/scep/pki-pool.ts, `--workers`): a server with two
+ * threads answers concurrent enrollments from distinct devices, each with its own certificate;
+ * an exact replay, sent concurrently and afterwards, gets the same reply bytes and never a
+ * second certificate (RFC 8894 §3.3.1); a malformed message is still HTTP 400 from a worker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { device, exchange, post, request, testServer, type TestServer } from './helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await testServer({ workers: 2, caKeyType: 'rsa-2048', raKeyTypes: ['rsa-2048'] });
+});
+afterAll(() => server?.stop());
+
+describe('PKIOperation worker threads (--workers 2)', () => {
+  it('enrolls concurrent devices, one certificate each', async () => {
+    const devices = await Promise.all(Array.from({ length: 8 }, (_, i) => device(server.url, `CN=pool-${i},O=Test`)));
+    const results = await Promise.all(devices.map(async (d) => exchange(server.url, d, await request(d))));
+    for (const r of results) expect(r.status).toBe('SUCCESS');
+    const issued = server.env.store.listCertificates().filter((c) => c.subject.includes('pool-'));
+    expect(issued).toHaveLength(8);
+  });
+
+  it('answers an exact replay with the same bytes and issues once', async () => {
+    const d = await device(server.url, 'CN=pool-replay,O=Test');
+    const req = await request(d);
+    const [a, b, c] = await Promise.all([post(server.url, req.der), post(server.url, req.der), post(server.url, req.der)]);
+    const later = await post(server.url, req.der);
+    for (const r of [a, b, c, later]) expect(r.status).toBe(200);
+    expect(Buffer.from(b.body).equals(Buffer.from(a.body))).toBe(true);
+    expect(Buffer.from(c.body).equals(Buffer.from(a.body))).toBe(true);
+    expect(Buffer.from(later.body).equals(Buffer.from(a.body))).toBe(true);
+    expect(server.env.store.listCertificates().filter((x) => x.subject.includes('pool-replay'))).toHaveLength(1);
+  });
+
+  it('keeps HTTP 400 for a message that is no pkiMessage', async () => {
+    const replies = await Promise.all(Array.from({ length: 4 }, () => post(server.url, new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]))));
+    for (const r of replies) expect(r.status).toBe(400);
+  });
+});
