@@ -18,7 +18,7 @@
  * tests pin that down in-process).
  */
 import type { Certificate } from '@peculiar/asn1-x509';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,9 @@ const seeds: Uint8Array[] = [];
 const trusted: Certificate[] = [];
 
 beforeAll(async () => {
-  data = mkdtempSync(join(tmpdir(), 'pqscep-fuzz-'));
+  // tmpfs where there is one: every identified request writes (and fsyncs) its FAILURE for replays,
+  // and this test is about answers and memory, not the disk (crash-safety.test.ts is).
+  data = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'pqscep-fuzz-'));
   server = await serveProcess(data, ['--challenge', CHALLENGE, '--ra-alg', 'rsa-2048', '--ra-alg', 'ml-kem-768'], { logLevel: 'error' });
   for (const suite of SUITES) {
     const key = await clientRegistry.byName('key', suite).generate();
