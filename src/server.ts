@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
+import { answerClientErrors } from './http/client-error.ts';
 import { toPem } from './ca/pem.ts';
 import { flagsProfile } from './fleet/fleet-env.ts';
 import { FleetManager } from './fleet/fleet-manager.ts';
@@ -170,6 +171,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   const server: Server = createServer({ maxHeaderSize: Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024 }, app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
+  answerClientErrors(server);
   let adminServer: Server | undefined;
   const close = async () => {
     await fleets.stop();
