@@ -18,6 +18,7 @@ import { createListener, Drain, loadTls } from './http/listener.ts';
 import { ServerMetrics } from './http/metrics.ts';
 import { parseRateLimit } from './http/rate-limit.ts';
 import { createLogger } from './log.ts';
+import { answerClientErrors } from './http/client-error.ts';
 import { toPem } from './ca/pem.ts';
 import { FleetManager } from './fleet/fleet-manager.ts';
 import { setProfile } from './fleet/fleet-ops.ts';
@@ -147,6 +148,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const app = createApp((fleet) => fleets.env(fleet), { maxMessageBytes: config.maxMessageBytes, metrics, rateLimit, trustProxy: config.trustProxy, drain, pkiOperation: (der, env, client, observe) => pool!.run(der, env, client, observe) }, log);
   const maxHeaderSize = Math.ceil(config.maxMessageBytes * 1.4) + 64 * 1024;
   const server = createListener(app.callback(), { maxHeaderSize, requestTimeoutMs: config.requestTimeout, tls });
+  answerClientErrors(server);
   let adminServer: Server | undefined;
   // Graceful: stop accepting, let answers in progress finish (bounded), then close the store,
   // so every answer a client received is in it.

@@ -3,7 +3,8 @@
  * (transactionID, messageType, senderNonce) gets a plain HTTP 4xx with a one-line text reason,
  * never a CertRep, never a 5xx and never a stack trace. Covers malformed base64, non-DER and
  * wrong-type DER bodies, truncation, size limits (413 for bodies; a large but admissible GET URL
- * is parsed and refused with 400, not 414/431), and missing SCEP attributes.
+ * is parsed and refused with 400, not 414/431; one beyond the header limit is a 431 with a reason),
+ * and missing SCEP attributes.
  * Leaves out: failures after identification (rfc8894-pki-operation.test.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -169,6 +170,10 @@ describe('RFC 8894 §4.3 message size limit', () => {
   it('GET message over the limit → 413', async () => {
     const b64 = Buffer.from(randomBytes(70 * 1024)).toString('base64url');
     expectReason(await call(`${server.url}?operation=PKIOperation&message=${b64}`), 413);
+  });
+
+  it('a URL beyond the header limit → 431 with a one-line reason (Node\'s parser refuses it before Koa)', async () => {
+    expectReason(await call(`${server.url}?operation=GetCACert&message=${'A'.repeat(200 * 1024)}`), 431);
   });
 
   it('a request under the limit is still answered', async () => {

@@ -15,6 +15,7 @@ import * as asn1js from 'asn1js';
 import { isIP } from 'node:net';
 import type { Registry } from '../crypto/registry.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
+import { derCostProblem } from '../cms/der-limits.ts';
 import { equalBytes, octets, serialize } from '../cms/der.ts';
 import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
 import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
@@ -109,6 +110,8 @@ function sansOf(extensions: readonly Extension[]): string[] {
 
 /** Parses a PKCS#10 request; throws CsrError('malformed'). Does not check the signature. */
 export function parseCsr(der: Uint8Array): CsrInfo {
+  const costly = derCostProblem(der);
+  if (costly) throw malformed(costly);
   const original = originalParts(der);
   const request = decode(der, CertificationRequest, 'CertificationRequest');
   const info = request.certificationRequestInfo;

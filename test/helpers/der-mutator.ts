@@ -141,9 +141,17 @@ const LENGTH_LIES: ReadonlyArray<(real: number) => Uint8Array> = [
 
 export const DER_MUTATIONS = ['flip', 'flips', 'insert', 'delete', 'truncate', 'lengthLie', 'depthBomb', 'hugeCount', 'duplicate', 'spliceSeed', 'zeroTail'] as const;
 export type DerMutation = (typeof DER_MUTATIONS)[number];
+/**
+ * How often each is drawn: bit flips keep the framing and reach furthest (signature, envelope,
+ * CSR); the bombs are large (up to 400 KB) and stop at the parser's limits, so a few suffice.
+ */
+const WEIGHTS: Readonly<Record<DerMutation, number>> = {
+  flip: 6, flips: 3, insert: 2, delete: 2, truncate: 2, lengthLie: 4, depthBomb: 1, hugeCount: 1, duplicate: 2, spliceSeed: 2, zeroTail: 1,
+};
+const WEIGHTED: readonly DerMutation[] = DER_MUTATIONS.flatMap((k) => Array<DerMutation>(WEIGHTS[k]).fill(k));
 
 /** One mutation of `der`, chosen by `rng` (or forced with `kind`); `other` feeds splices. */
-export function mutateDer(der: Uint8Array, rng: Rng, other: Uint8Array, kind: DerMutation = rng.pick(DER_MUTATIONS)): { kind: DerMutation; out: Uint8Array } {
+export function mutateDer(der: Uint8Array, rng: Rng, other: Uint8Array, kind: DerMutation = rng.pick(WEIGHTED)): { kind: DerMutation; out: Uint8Array } {
   const pos = rng.int(der.length);
   const nodes = () => derNodes(der);
   switch (kind) {
