@@ -13,7 +13,8 @@
  * seeded with FUZZ_SEED and its index, so a failure names what replays it.
  *
  * FUZZ_REQUESTS (default 10,000 in CI; the acceptance run is 100,000), FUZZ_SEED, FUZZ_CONCURRENCY.
- * Memory: RSS after warm-up vs. at the end, growth below 64 MB: a bound, not a timing.
+ * Memory: RSS after warm-up vs. at the end, growth below 64 MB per PKIOperation thread (the server
+ * runs `--workers 2`: two V8 isolates, each sizing its own heap): a bound, not a timing.
  * Leaves out: what each mutation should yield (rfc8894-mutation.property.test.ts and the bad-input
  * tests pin that down in-process).
  */
@@ -35,7 +36,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x8894_0006);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 8);
 const WARM_UP = Math.min(2_000, Math.floor(REQUESTS / 5));
-const MAX_GROWTH = 64 * 1024 * 1024;
+const THREADS = 2;
+const MAX_GROWTH = THREADS * 64 * 1024 * 1024;
 const MAX_MESSAGE = 1024 * 1024; // the server's default --max-message-bytes
 const MAX_HEADER = Math.ceil(MAX_MESSAGE * 1.4) + 64 * 1024; // its HTTP header limit (src/server.ts)
 const SUITES = ['rsa-2048', 'ecdsa-p256', 'ml-dsa-65'] as const;
@@ -57,7 +59,7 @@ beforeAll(async () => {
   // tmpfs where there is one: every identified request writes (and fsyncs) its FAILURE for replays,
   // and this test is about answers and memory, not the disk (crash-safety.test.ts is).
   data = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'pqscep-fuzz-'));
-  server = await serveProcess(data, ['--challenge', CHALLENGE, '--ra-alg', 'rsa-2048', '--ra-alg', 'ml-kem-768'], { logLevel: 'error' });
+  server = await serveProcess(data, ['--challenge', CHALLENGE, '--ra-alg', 'rsa-2048', '--ra-alg', 'ml-kem-768', '--workers', String(THREADS)], { logLevel: 'error' });
   for (const suite of SUITES) {
     const key = await clientRegistry.byName('key', suite).generate();
     let pkcsReq: Uint8Array | undefined;
@@ -111,7 +113,8 @@ describe(`RFC 8894 §3.3.2.2 / §4 under fuzzing: ${REQUESTS} mutated requests t
     const kinds = new Map<string, number>();
     const problems: string[] = [];
     let oversizedResets = 0;
-    const rss: { start: number; warm?: number; end?: number } = { start: rssBytes(server.pid) };
+    const rss: { start: number; warm?: number; mid?: number; end?: number } = { start: rssBytes(server.pid) };
+    const MID = Math.floor((WARM_UP + REQUESTS) / 2);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < REQUESTS; i = next++) {
@@ -134,12 +137,13 @@ describe(`RFC 8894 §3.3.2.2 / §4 under fuzzing: ${REQUESTS} mutated requests t
         const problem = badAnswer(answer, p.pkiOperation, trusted, clientRegistry);
         if (problem) problems.push(`#${i} ${p.kind}: ${problem} (FUZZ_SEED=${SEED})`);
         if (i === WARM_UP) rss.warm = rssBytes(server.pid);
+        if (i === MID) rss.mid = rssBytes(server.pid);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     rss.end = rssBytes(server.pid);
     const mb = (b?: number) => (b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MB`);
-    console.log(`fuzz seed ${SEED}: ${REQUESTS} requests; statuses ${JSON.stringify(Object.fromEntries(statuses))}; over-limit requests cut off by a reset after the 413/431: ${oversizedResets}; RSS start ${mb(rss.start)}, after ${WARM_UP} ${mb(rss.warm)}, end ${mb(rss.end)}`);
+    console.log(`fuzz seed ${SEED}: ${REQUESTS} requests; statuses ${JSON.stringify(Object.fromEntries(statuses))}; over-limit requests cut off by a reset after the 413/431: ${oversizedResets}; RSS start ${mb(rss.start)}, after ${WARM_UP} ${mb(rss.warm)}, after ${MID} ${mb(rss.mid)}, end ${mb(rss.end)}`);
     console.log(`fuzz kinds: ${JSON.stringify(Object.fromEntries([...kinds].sort()))}`);
 
     expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
