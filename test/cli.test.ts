@@ -7,13 +7,13 @@
  * client wrote.
  * Leaves out: --approval manual / PENDING, --get (covered in protocol tests), logging format.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, baseEnv, freePort, pqscep, type CliResult } from './helpers/cli.ts';
+import { baseEnv, freePort, pqscep, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
 import { parseSignedData } from '../src/cms/signed-data.ts';
 import { readString } from '../src/scep/attributes.ts';
 import { MessageType, PkiStatus, ScepOid } from '../src/scep/message.ts';
@@ -32,31 +32,14 @@ function expectOneLineError(r: CliResult): string {
   return r.stderr.slice('pqscep: '.length).trim();
 }
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Served = ServeProcess;
 
 const running: Served[] = [];
 
-/** Spawns `pqscep serve ...args` and resolves once it has printed its start-up lines (the last is the store's). */
+/** Spawns `pqscep serve ...args` (helpers/cli.ts) and remembers it for the clean-up. */
 async function serve(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const served: Served = { child, stdout: () => out, stderr: () => err, exited };
+  const served = await spawnServe(args, env);
   running.push(served);
-  const deadline = Date.now() + 30_000;
-  while (!/^store: .*$/m.test(out)) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`pqscep serve exited early:\n${out}\n${err}`);
-    if (Date.now() > deadline) throw new Error(`pqscep serve did not start:\n${out}\n${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return served;
 }
 

@@ -11,6 +11,7 @@
  * replays the same mutations (the random nonces, IVs and keys of each run still differ).
  * Leaves out: what a particular mutation should yield (rfc8894-pki-operation.test.ts does that).
  */
+import { derNodes } from './helpers/der-mutator.ts';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,36 +27,10 @@ import { CHALLENGE, clientRegistry, device, request, testServer, type Device, ty
 const SEED = 0x5c3b_8894;
 const RUNS = 400;
 
-/** Offsets of every tag octet and first length octet in a DER tree (low tag numbers only). */
+/** Offsets of every tag octet and first length octet in a DER tree (test/helpers/der-mutator.ts walks it). */
 function headerOffsets(der: Uint8Array): { tags: number[]; lengths: number[] } {
-  const tags: number[] = [];
-  const lengths: number[] = [];
-  const walk = (start: number, end: number) => {
-    let at = start;
-    while (at + 2 <= end) {
-      const tag = der[at];
-      if ((tag & 0x1f) === 0x1f) return; // high tag numbers do not occur in a pkiMessage
-      tags.push(at);
-      lengths.push(at + 1);
-      let len = der[at + 1];
-      let header = 2;
-      if (len & 0x80) {
-        const n = len & 0x7f;
-        if (n === 0 || n > 4) return;
-        len = 0;
-        for (let i = 0; i < n; i++) len = len * 256 + der[at + 2 + i];
-        header += n;
-      }
-      const body = at + header;
-      if (body + len > end) return;
-      // Constructed types, and OCTET STRINGs that wrap DER (the pkcsPKIEnvelope, extension values).
-      if (tag & 0x20) walk(body, body + len);
-      else if (tag === 0x04 && der[body] === 0x30) walk(body, body + len);
-      at = body + len;
-    }
-  };
-  walk(0, der.length);
-  return { tags, lengths };
+  const nodes = derNodes(der);
+  return { tags: nodes.map((n) => n.at), lengths: nodes.map((n) => n.lenAt) };
 }
 
 type Mutation =
