@@ -86,6 +86,9 @@ export const ConfigSchema = z.object({
 export type ServerConfig = z.infer<typeof ConfigSchema>;
 
 /** Settings read from the environment; CLI flags override them. */
+/** A PQSCEP_* switch: 1, true or yes (any case) turn it on. */
+const yes = (value: string): boolean => ['1', 'true', 'yes'].includes(value.toLowerCase());
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<keyof ServerConfig, unknown>> {
   const out: Partial<Record<keyof ServerConfig, unknown>> = {};
   if (env.PQSCEP_PORT) out.port = env.PQSCEP_PORT;
@@ -96,11 +99,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
   if (env.PQSCEP_RATE_LIMIT) out.rateLimitPerAddress = env.PQSCEP_RATE_LIMIT;
-  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.PQSCEP_TRUST_PROXY.toLowerCase());
+  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = yes(env.PQSCEP_TRUST_PROXY);
   if (env.PQSCEP_TLS_CERT) out.tlsCert = env.PQSCEP_TLS_CERT;
   if (env.PQSCEP_TLS_KEY) out.tlsKey = env.PQSCEP_TLS_KEY;
   if (env.PQSCEP_WORKERS) out.workers = env.PQSCEP_WORKERS;
-  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = ['1', 'true', 'yes'].includes(env.PQSCEP_ALLOW_LEGACY.toLowerCase());
+  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = yes(env.PQSCEP_ALLOW_LEGACY);
   return out;
 }
 

@@ -11,6 +11,7 @@ import { AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@pecu
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, Certificate, CertificateList } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
+import { spkiOid } from '../crypto/spki-oid.ts';
 import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, parse, serialize } from './der.ts';
@@ -113,7 +114,7 @@ export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki:
   const [md] = attributeValues(attrs, id_messageDigest);
   if (!md || !equalBytes(octetsFromBer(md), digest.hash(sd.content ?? new Uint8Array(0))))
     throw new CmsError('badSignature', 'message-digest attribute does not match the content');
-  const spkiAlg = parse(spki, SpkiAlgorithm, 'SubjectPublicKeyInfo').algorithm.algorithm;
+  const spkiAlg = spkiAlgorithmOid(spki);
   if (spkiAlg !== signature.keyOid) throw new CmsError('badAlg', `${signature.name} cannot be made with a ${spkiAlg} key`);
   // RFC 5652 §5.4: the signature covers the DER of SignedAttrs with an EXPLICIT SET OF tag.
   const signedBytes = serialize(new Attributes(attrs));
@@ -129,13 +130,12 @@ class ContentTypeValue {
   }
 }
 
-/** Just enough of SubjectPublicKeyInfo to read its algorithm without decoding the key. */
-class SpkiAlgorithm {
-  @AsnProp({ type: AlgorithmIdentifier }) public algorithm = new AlgorithmIdentifier();
-  @AsnProp({ type: AsnPropTypes.Any }) public subjectPublicKey = new ArrayBuffer(0);
+/** The SPKI's algorithm OID (src/crypto/spki-oid.ts); a malformed SPKI is CmsError('malformed'). */
+export function spkiAlgorithmOid(spki: Uint8Array): string {
+  const oid = spkiOid(spki);
+  if (oid === undefined) throw new CmsError('malformed', 'SubjectPublicKeyInfo: not a DER SubjectPublicKeyInfo');
+  return oid;
 }
-
-export const spkiAlgorithmOid = (spki: Uint8Array): string => parse(spki, SpkiAlgorithm, 'SubjectPublicKeyInfo').algorithm.algorithm;
 
 export interface SignOptions {
   /** eContent; omitted for CertRep FAILURE/PENDING (RFC 8894 §3.3.2: no content). */

@@ -12,7 +12,7 @@ import { issuedByUs } from '../policy/authorize.ts';
 import { CmsError, type CmsFailureName } from '../cms/errors.ts';
 import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
 import { spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
-import type { Digest, SignatureAlgorithm } from '../crypto/types.ts';
+import type { Digest, KeyType, SignatureAlgorithm } from '../crypto/types.ts';
 import type { TransactionRecord } from '../store/store.ts';
 import { envelopeRecipients, replySigner, signerChain, type ScepEnv } from './env.ts';
 import { FAIL_TEXT, ScepError } from './errors.ts';
@@ -88,7 +88,7 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: Clien
   // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
   const previous = env.store.transactionByRequestHash(requestHash);
   if (previous) {
-    observe?.({ messageType: request.messageType, status: previous.status, replay: true, clientKeyType: request.signerCert ? signerKeyType(request.signerCert, env) : undefined });
+    observe?.({ messageType: request.messageType, status: previous.status, replay: true, clientKeyType: signerKeyType(request, env)?.name });
     return previous.reply;
   }
   const running = inflight.get(requestHash);
@@ -110,7 +110,8 @@ interface Reached {
 async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, client: ClientInfo | undefined, observe?: Observe): Promise<Uint8Array> {
   let digest = env.registry.byName('digest', 'SHA-256');
   // Until the signature verifies, the signer certificate's key says which kind of client this is.
-  let quantumSafe = request.signerCert ? signerIsQuantumSafe(request.signerCert, env) : false;
+  const clientKey = signerKeyType(request, env);
+  let quantumSafe = clientKey?.quantumSafe ?? false;
   let outcome: Outcome;
   let rejection: { failInfo: FailInfoName; reason: string } | undefined;
   const reached: Reached = {};
@@ -151,7 +152,7 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
   env.log.info({ transactionId: request.transactionId, fleet: env.fleet, messageType: record.messageType, outcome: record.status }, 'PKIOperation answered');
   observe?.({
     messageType: request.messageType, status: outcome.body.status, failInfo: outcome.body.status === 'FAILURE' ? outcome.body.failInfo : undefined,
-    clientKeyType: request.signerCert ? signerKeyType(request.signerCert, env) : undefined, issuedKeyType: outcome.commit ? outcome.issuedKeyType : undefined,
+    clientKeyType: clientKey?.name, issuedKeyType: outcome.commit ? outcome.issuedKeyType : undefined,
   });
   if (client) recordClient(request, reached.envelope, outcome.body, client, env, record.createdAt);
   return reply;
@@ -185,13 +186,9 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
   }
 }
 
-function signerIsQuantumSafe(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): boolean {
-  const spki = spkiOf(cert);
-  return env.registry.keyTypeOf(spki)?.quantumSafe ?? false;
-}
-
-function signerKeyType(cert: NonNullable<PkiRequest['signerCert']>, env: ScepEnv): string | undefined {
-  return env.registry.keyTypeOf(spkiOf(cert))?.name;
+/** The key type of the request's signer certificate (its kind of client), if any. */
+function signerKeyType(request: PkiRequest, env: ScepEnv): KeyType | undefined {
+  return request.signerCert && env.registry.keyTypeOf(spkiOf(request.signerCert));
 }
 
 function asScepError(err: unknown): ScepError {

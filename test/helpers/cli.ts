@@ -69,15 +69,19 @@ export interface ServeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `pqscep serve ...args`; resolves after its last start-up line (`store: ...`). */
-export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = baseEnv()): Promise<ServeProcess> {
+/**
+ * Spawns `pqscep serve ...args`; resolves after its last start-up line (`store: ...`), or kills
+ * it and rejects if it exits or stays silent for `timeoutMs`. `stderrTail` keeps only that many
+ * characters of stderr (a fuzzed server warns about every rejected request).
+ */
+export async function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv = baseEnv(), o: { timeoutMs?: number; stderrTail?: number } = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = o.stderrTail === undefined ? err + d : (err + d).slice(-o.stderrTail)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   while (!/^store: /m.test(out)) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
