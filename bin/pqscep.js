@@ -1,9 +1,39 @@
 #!/usr/bin/env node
-// The `pqscep` command. TypeScript sources run through tsx (no build step), so a fresh clone
-// works right after `npm install`.
+// The `pqscep` command. It runs the bundle scripts/build.js writes into dist/ (built by
+// `npm install`, `npm test` and `npm run bench`): plain JavaScript, no loader thread. When the
+// bundle is missing, or a source file changed after it was built (editing without rebuilding),
+// it runs the TypeScript sources through tsx instead, so it never runs stale code.
+// PQSCEP_SOURCES=1 (or true, yes) forces the sources.
+import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
 
-// The project's tsconfig (legacy decorators for @peculiar/asn1-schema), wherever pqscep is run from.
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-await import('../src/cli/main.ts');
+const root = new URL('../', import.meta.url);
+const bundle = new URL('dist/pqscep.js', root);
+
+/** Newest modification time (ms) of the files under the folders the bundle is built from. */
+function newestSource() {
+  let newest = 0;
+  for (const dir of ['src', 'algorithms']) {
+    const base = fileURLToPath(new URL(dir, root));
+    for (const name of readdirSync(base, { recursive: true })) newest = Math.max(newest, statSync(`${base}/${name}`).mtimeMs);
+  }
+  return newest;
+}
+
+function bundleIsFresh() {
+  if (/^(1|true|yes)$/i.test(process.env.PQSCEP_SOURCES ?? '')) return false; // as src/config.ts reads PQSCEP_* switches
+  try {
+    return statSync(bundle).mtimeMs >= newestSource();
+  } catch {
+    return false; // no bundle yet
+  }
+}
+
+if (bundleIsFresh()) {
+  await import(bundle.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  // The project's tsconfig (legacy decorators for @peculiar/asn1-schema), wherever pqscep is run from.
+  register({ tsconfig: fileURLToPath(new URL('tsconfig.json', root)) });
+  await import(new URL('src/cli/main.ts', root).href);
+}

@@ -6,14 +6,14 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 import { createRegistry } from './crypto/registry.ts';
 import { flagsProfile } from './fleet/fleet-env.ts';
 import { loadProfiles, ProfileError, type Profile } from './policy/profile.ts';
+import { projectPath } from './project-root.ts';
 
-export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL('../profiles', import.meta.url));
+export const DEFAULT_PROFILES_DIR = projectPath('profiles');
 
 /**
  * The profiles this server knows, and the default fleet's: `--profile NAME` (with `--ca-alg` /

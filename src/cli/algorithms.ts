@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ALGORITHMS } from '../../algorithms/index.ts';
 import type { Algorithm } from '../crypto/types.ts';
+import { projectPath } from '../project-root.ts';
 
 const ROLES: Readonly<Record<Algorithm['kind'], string>> = Object.freeze({
   key: 'key pair',
@@ -47,7 +48,7 @@ export async function algorithmsCommand(flags: { updateReadme?: boolean }): Prom
     process.stdout.write(`${algorithmTable()}\n`);
     return;
   }
-  const path = new URL('../../README.md', import.meta.url);
+  const path = projectPath('README.md');
   writeFileSync(path, withAlgorithmTable(readFileSync(path, 'utf8')));
   process.stdout.write('README.md algorithm table updated\n');
 }

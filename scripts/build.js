@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Bundles the server and CLI into dist/ with esbuild, so that `pqscep` (bin/pqscep.js) runs
+// plain JavaScript instead of registering the tsx loader at start. Why: on Node 20 a module
+// loader runs in a thread of its own, and each PKIOperation worker registers one too: about
+// 30 MB of RSS per thread, the difference between meeting the 200 MB target or not (issue 5).
+// Runs on `npm install` (the `prepare` script), `npm test` and `npm run bench`; in between,
+// bin/pqscep.js falls back to tsx when a source file is newer than the bundle.
+// Two entries, each a separate bundle: the CLI, and the PKIOperation worker, emitted under the
+// name src/scep/pki-pool.ts starts a worker from (next to the bundle that imports it).
+// Packages stay external (node_modules is there at run time; better-sqlite3 is native).
+// `--outdir NAME` writes elsewhere (test/bundle.test.ts); NAME must be one folder directly in the
+// project, as dist/ is, because the bundle finds profiles/ one level up (src/project-root.ts).
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
+if (!/^[\w.-]+$/.test(values.outdir)) {
+  console.error(`build: --outdir must be one folder name directly in the project, not ${values.outdir}`);
+  process.exit(1);
+}
+
+try {
+  await build({
+    absWorkingDir: root,
+    entryPoints: { pqscep: 'src/cli/main.ts', 'pki-worker-boot': 'src/scep/pki-worker.ts' },
+    outdir: values.outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    tsconfig: 'tsconfig.json', // legacy decorators (@peculiar/asn1-schema)
+    logLevel: 'warning',
+  });
+} catch {
+  // esbuild has already printed each error with its file and line.
+  process.exit(1);
+}
