@@ -2,7 +2,9 @@
  * PKIOperation on worker threads (src/scep/pki-pool.ts, `--workers`): a server with two
  * threads answers concurrent enrollments from distinct devices, each with its own certificate;
  * an exact replay, sent concurrently and afterwards, gets the same reply bytes and never a
- * second certificate (RFC 8894 §3.3.1); a malformed message is still HTTP 400 from a worker.
+ * second certificate (RFC 8894 §3.3.1); resends of one transaction, spread over both threads,
+ * get one certificate (RFC 8894 §3.2.1.1: the worker asks the main thread for the
+ * transaction's turn); a malformed message is still HTTP 400 from a worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { device, exchange, post, request, testServer, type TestServer } from './helpers/server.ts';
@@ -32,6 +34,16 @@ describe('PKIOperation worker threads (--workers 2)', () => {
     expect(Buffer.from(c.body).equals(Buffer.from(a.body))).toBe(true);
     expect(Buffer.from(later.body).equals(Buffer.from(a.body))).toBe(true);
     expect(server.env.store.listCertificates().filter((x) => x.subject.includes('pool-replay'))).toHaveLength(1);
+  });
+
+  it('RFC 8894 §3.2.1.1: eight concurrent resends of one transaction (fresh senderNonces) over both threads yield one certificate', async () => {
+    const d = await device(server.url, 'CN=pool-resend,O=Test');
+    const requests = await Promise.all(Array.from({ length: 8 }, () => request(d)));
+    const replies = await Promise.all(requests.map((r) => exchange(server.url, d, r)));
+    const serials = replies.map((r) => (r.status === 'SUCCESS' ? r.certificates.map((c) => Buffer.from(c.tbsCertificate.serialNumber).toString('hex')) : [r.status]));
+    for (const r of replies) expect(r.status).toBe('SUCCESS');
+    expect(new Set(serials.map((s) => s.join())).size).toBe(1);
+    expect(server.env.store.certificatesByTransaction(d.transactionId)).toHaveLength(1);
   });
 
   it('keeps HTTP 400 for a message that is no pkiMessage', async () => {

@@ -81,8 +81,9 @@ const inflight = new Map<string, Promise<Uint8Array>>();
  * answered PKCSReq or RenewalReq update the client's compatibility record (client-record.ts);
  * callers outside HTTP may leave it out, and then nothing is recorded. `observe` (metrics) is
  * told what the answer came to; not for a request identical to one still being answered.
+ * `turn` orders the requests of one transaction (default: one at a time in this thread).
  */
-export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<Uint8Array> {
+export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe, turn: Turn = inTurn): Promise<Uint8Array> {
   const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
   const requestHash = createHash('sha256').update(der).digest('hex');
   // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
@@ -94,13 +95,20 @@ export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: Clien
   const running = inflight.get(requestHash);
   if (running) return running;
   // One transaction's requests one at a time: an issuance commits before the next one looks (enroll.ts).
-  const work = inTurn(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
+  const work = turn(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
   inflight.set(requestHash, work);
   return work;
 }
 
-/** One transaction's requests one at a time, when this function is called directly (the pool serializes them itself). */
-const inTurn = oneAtATime();
+/**
+ * Runs `task` when it is the turn of transaction `key` (fleet + transactionID). The default is
+ * this thread's queue; the worker pool (pki-pool.ts) passes its own, which keeps the turn until
+ * the answer's writes are committed, on whichever thread the request runs.
+ */
+export type Turn = (key: string, task: () => Promise<Uint8Array>) => Promise<Uint8Array>;
+
+/** One transaction's requests one at a time, when no `turn` is given. */
+const inTurn: Turn = oneAtATime();
 
 /** What verify() got to before it returned or threw: the client record wants it either way. */
 interface Reached {

@@ -9,11 +9,15 @@
  * Guarantees kept from the single-threaded server (RFC 8894 §3.3.1, our replay rule):
  *  - identical request bytes in flight at once are answered once: the main thread dedupes by
  *    the SHA-256 of the message before dispatching (pki-operation.ts dedupes again per thread);
+ *  - one transaction's requests are answered one at a time, each through to its commit, so a
+ *    resend sees the certificate an earlier one stored (enroll.ts). The thread that parses a
+ *    request asks the main thread for its transaction's turn (a `turn`/`go` message pair for
+ *    a worker), so the main thread never parses a request only to learn its transactionID;
  *  - an executor answers only with the fleet generation the main thread has: after a fleet
  *    change a worker gets no requests until it has rebuilt its environments.
  * Every request's store writes are captured and committed in groups by the main thread
  * (src/store/group-commit.ts), the only writer on the PKIOperation path.
- * Leaves out: restarting a crashed worker (its requests fail with HTTP 500 and it is dropped).
+ * Leaves out: restarting a crashed worker (its requests in flight fail with HTTP 500 and it is dropped).
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -23,8 +27,7 @@ import type { ClientInfo } from './client-record.ts';
 import type { Logger, ScepEnv } from './env.ts';
 import { ProtocolError, type HttpStatus } from './errors.ts';
 import { oneAtATime } from './one-at-a-time.ts';
-import { readPkiMessage } from './pki-message.ts';
-import { pkiOperation, type Observe, type PkiObservation } from './pki-operation.ts';
+import { pkiOperation, type Observe, type PkiObservation, type Turn } from './pki-operation.ts';
 import { captureWrites, GroupCommitter, type Write } from '../store/group-commit.ts';
 import type { Store } from '../store/store.ts';
 
@@ -33,6 +36,7 @@ export type PkiRunner = (der: Uint8Array, env: ScepEnv, client?: ClientInfo, obs
 /** Main thread -> worker. */
 export type ToWorker =
   | { readonly type: 'op'; readonly id: number; readonly der: Uint8Array; readonly fleet: string; readonly client?: ClientInfo }
+  | { readonly type: 'go'; readonly id: number }
   | { readonly type: 'refresh'; readonly generation: number }
   | { readonly type: 'close' };
 
@@ -40,6 +44,7 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: 'ready'; readonly generation: number }
   | { readonly type: 'refreshed'; readonly generation: number }
+  | { readonly type: 'turn'; readonly id: number; readonly key: string }
   | { readonly type: 'done'; readonly id: number; readonly reply: Uint8Array; readonly writes: readonly Write[]; readonly observation?: PkiObservation }
   | { readonly type: 'failed'; readonly id: number; readonly status?: HttpStatus; readonly message: string };
 
@@ -52,9 +57,14 @@ interface Slot {
 
 const BOOT = new URL('./pki-worker-boot.js', import.meta.url);
 
+/** The turn of one request's transaction, held from when it is granted until its writes are committed. */
+interface Ticket {
+  release?: () => void;
+}
+
 export class PkiPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void; reject: (e: Error) => void; observe?: Observe }>();
+  private readonly pending = new Map<number, { resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void; reject: (e: Error) => void; observe?: Observe; ticket: Ticket; slot: Slot }>();
   private readonly inTurn = oneAtATime();
   private readonly committer: GroupCommitter;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
@@ -87,6 +97,7 @@ export class PkiPool {
           this.slots.push(slot);
           resolve();
         } else if (m.type === 'refreshed') slot.generation = m.generation;
+        else if (m.type === 'turn') this.grant(m.id, m.key);
         else this.settle(slot, m);
       });
       worker.once('error', (err) => {
@@ -96,11 +107,17 @@ export class PkiPool {
       });
       worker.once('exit', () => {
         slot.alive = false;
+        // Its requests will never be answered: they fail (HTTP 500), which also ends their turns.
+        for (const [id, p] of this.pending) {
+          if (p.slot !== slot) continue;
+          this.pending.delete(id);
+          p.reject(new Error('PKIOperation worker exited'));
+        }
       });
     });
   }
 
-  private settle(slot: Slot, m: Extract<FromWorker, { id: number }>): void {
+  private settle(slot: Slot, m: Extract<FromWorker, { type: 'done' | 'failed' }>): void {
     slot.busy--;
     const p = this.pending.get(m.id);
     this.pending.delete(m.id);
@@ -110,6 +127,21 @@ export class PkiPool {
       p.resolve({ value: m.reply, writes: m.writes });
     }
     else p.reject(m.status ? new ProtocolError(m.status, m.message) : new Error(`PKIOperation worker: ${m.message}`));
+  }
+
+  /** A worker has read request `id` of transaction `key`: it may go on when that transaction's earlier requests are committed. */
+  private grant(id: number, key: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    void this.acquire(key).then((release) => {
+      p.ticket.release = release;
+      if (p.slot.alive) p.slot.worker.postMessage({ type: 'go', id } satisfies ToWorker);
+    });
+  }
+
+  /** Waits for the turn of `key`; resolves with the function that ends it. */
+  private acquire(key: string): Promise<() => void> {
+    return new Promise((granted) => void this.inTurn(key, () => new Promise<void>((release) => granted(release))));
   }
 
   /** The main thread's fleets changed: workers rebuild theirs and get no requests until they have. */
@@ -122,29 +154,34 @@ export class PkiPool {
     const hash = createHash('sha256').update(der).digest('hex');
     const running = this.inflight.get(hash);
     if (running) return running;
-    // One transaction's requests one at a time, through to their commit: a resend must see the
-    // certificate an earlier request of its transaction stored (enroll.ts), wherever each runs.
-    const key = transactionKey(der, env);
-    const task = () => this.dispatch(der, env, client, observe);
-    const work = (key === undefined ? task() : this.inTurn(key, task)).finally(() => this.inflight.delete(hash));
+    const work = this.dispatch(der, env, client, observe).finally(() => this.inflight.delete(hash));
     this.inflight.set(hash, work);
     return work;
   };
 
   /** Answers in this thread or a worker, then commits the request's writes (grouped) and only then returns the reply. */
   private async dispatch(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<Uint8Array> {
-    const { value, writes } = await this.execute(der, env, client, observe);
-    await this.committer.apply(writes);
-    return value;
+    const ticket: Ticket = {};
+    try {
+      const { value, writes } = await this.execute(der, env, ticket, client, observe);
+      await this.committer.apply(writes);
+      return value;
+    } finally {
+      ticket.release?.();
+    }
   }
 
-  private async execute(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
+  private async execute(der: Uint8Array, env: ScepEnv, ticket: Ticket, client?: ClientInfo, observe?: Observe): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
     const ready = this.slots.filter((s) => s.alive && s.generation === this.generation);
     const slot = ready.reduce<Slot | undefined>((best, s) => (!best || s.busy < best.busy ? s : best), undefined);
     if (!slot || slot.busy > this.local) {
       this.local++;
+      const turn: Turn = async (key, task) => {
+        ticket.release = await this.acquire(key);
+        return task();
+      };
       try {
-        return await captureWrites(() => pkiOperation(der, env, client, observe));
+        return await captureWrites(() => pkiOperation(der, env, client, observe, turn));
       } finally {
         this.local--;
       }
@@ -152,7 +189,7 @@ export class PkiPool {
     const id = this.nextId++;
     slot.busy++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, observe });
+      this.pending.set(id, { resolve, reject, observe, ticket, slot });
       slot.worker.postMessage({ type: 'op', id, der, fleet: env.fleet, client } satisfies ToWorker);
     });
   }
@@ -168,14 +205,5 @@ export class PkiPool {
     }));
     for (const p of this.pending.values()) p.reject(new Error('server closing'));
     this.pending.clear();
-  }
-}
-
-/** `fleet` + transactionID of a pkiMessage; undefined when it cannot be read (the executor answers 400). */
-function transactionKey(der: Uint8Array, env: ScepEnv): string | undefined {
-  try {
-    return `${env.fleet}\n${readPkiMessage(der).transactionId}`;
-  } catch {
-    return undefined;
   }
 }

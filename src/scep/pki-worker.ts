@@ -19,7 +19,7 @@ import { openSqliteStore } from '../store/sqlite-store.ts';
 import { captureWrites, deferringStore } from '../store/group-commit.ts';
 import { ProtocolError } from './errors.ts';
 import type { FromWorker, ToWorker } from './pki-pool.ts';
-import { pkiOperation, type PkiObservation } from './pki-operation.ts';
+import { pkiOperation, type PkiObservation, type Turn } from './pki-operation.ts';
 
 const { config, challenge } = workerData as { config: ServerConfig; challenge: string };
 const port = parentPort!;
@@ -33,8 +33,20 @@ const { profiles } = resolveProfiles(config);
 const fleets = new FleetManager({ dataDir: config.dataDir, store: deferringStore(store), log, staticSecret: challenge, allowLegacy: config.allowLegacy, crlValidityHours: config.crlValidityHours }, profiles);
 await fleets.refresh();
 
+/** Requests waiting for their transaction's turn (pki-pool.ts grants it with a `go` message). */
+const waiting = new Map<number, () => void>();
+
+/** The main thread's turn for request `id`: ask, wait for `go`, then run. */
+const turnOf = (id: number): Turn => (key, task) => new Promise<void>((go) => {
+  waiting.set(id, go);
+  send({ type: 'turn', id, key });
+}).then(task);
+
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'refresh') {
+  if (m.type === 'go') {
+    waiting.get(m.id)?.();
+    waiting.delete(m.id);
+  } else if (m.type === 'refresh') {
     fleets.refresh().then(() => send({ type: 'refreshed', generation: m.generation }), (err: Error) => log.error({ err }, 'worker fleet refresh failed'));
   } else if (m.type === 'close') {
     store.close();
@@ -43,7 +55,7 @@ port.on('message', (m: ToWorker) => {
     const env = fleets.env(m.fleet);
     if (!env) return send({ type: 'failed', id: m.id, status: 404, message: `no fleet named ${JSON.stringify(m.fleet.slice(0, 64))}` });
     let observation: PkiObservation | undefined;
-    captureWrites(() => pkiOperation(m.der, env, m.client, (o) => (observation = o))).then(
+    captureWrites(() => pkiOperation(m.der, env, m.client, (o) => (observation = o), turnOf(m.id))).then(
       ({ value: reply, writes }) => send({ type: 'done', id: m.id, reply, writes, observation }),
       (err: Error) => send({ type: 'failed', id: m.id, message: err.message, ...(err instanceof ProtocolError && { status: err.status }) }),
     );
