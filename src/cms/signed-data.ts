@@ -14,7 +14,7 @@ import type { Registry } from '../crypto/registry.ts';
 import { spkiOid } from '../crypto/spki-oid.ts';
 import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { equalBytes, octets, octetsFromBer, parse, serialize } from './der.ts';
+import { equalBytes, fromTree, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
 import { derOf, preEncoded } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
@@ -29,19 +29,65 @@ export interface ParsedSignedData {
   readonly crls: readonly CertificateList[];
 }
 
-/** Parses a ContentInfo and returns its content after checking the content type. */
-export function parseContentInfo(der: Uint8Array, expected: readonly string[]): { contentType: string; content: ArrayBuffer } {
-  const ci = parse(der, ContentInfo, 'ContentInfo');
+/** A ContentInfo (RFC 5652 §3) whose content type was checked, its content not decoded yet. */
+export interface ContentInfoRead {
+  readonly contentType: string;
+  /** The content's encoding (the ANY inside [0] EXPLICIT). */
+  readonly content: ArrayBuffer;
+  /** The content's subtree in the ContentInfo's asn1js tree. */
+  readonly tree: Tree | undefined;
+  /** The content decoded as `type` from `tree` (no second asn1js pass); failures say `what`. */
+  decode<T>(type: new () => T, what: string): T;
+}
+
+/**
+ * Parses a ContentInfo and returns its content after checking the content type. asn1js decodes
+ * the input once: `decode` reads the content from the subtree of that parse, the same tree a
+ * parse of the content bytes alone would build (asn1-schema's ANY keeps only those bytes).
+ */
+export function parseContentInfo(der: Uint8Array, expected: readonly string[]): ContentInfoRead {
+  const tree = parseTree(der, 'ContentInfo');
+  const ci = fromTree(tree, ContentInfo, 'ContentInfo');
   if (!expected.includes(ci.contentType)) throw new CmsError('malformed', `content type ${ci.contentType} is not ${expected.join(' or ')}`);
-  return { contentType: ci.contentType, content: ci.content };
+  const node = childOf(childOf(tree, 1), 0);
+  const inner = node && equalBytes(node.valueBeforeDecodeView, ci.content) ? node : undefined;
+  return {
+    contentType: ci.contentType,
+    content: ci.content,
+    tree: inner,
+    decode: (type, what) => fromTree(inner ?? parseTree(ci.content, what), type, what),
+  };
+}
+
+/** The `i`th element of a constructed node, if any. */
+function childOf(node: Tree | undefined, i: number): Tree | undefined {
+  const value = (node as asn1js.Constructed | undefined)?.valueBlock?.value;
+  return Array.isArray(value) ? value[i] : undefined;
+}
+
+/**
+ * The embedded-BER tree asn1js built for a primitive OCTET STRING's contents while parsing the
+ * enclosing structure (asn1js tries that for every primitive OCTET STRING), if it did.
+ */
+function embeddedTree(node: Tree | undefined): Tree | undefined {
+  if (!(node instanceof asn1js.OctetString) || node.idBlock.isConstructed) return undefined;
+  const value = node.valueBlock.value;
+  return value.length === 1 ? value[0] : undefined;
 }
 
 export function parseSignedData(der: Uint8Array): ParsedSignedData {
-  const signedData = parse(parseContentInfo(der, [id_signedData]).content, CmsSignedData, 'SignedData');
+  const ci = parseContentInfo(der, [id_signedData]);
+  const signedData = ci.decode(CmsSignedData, 'SignedData');
   const eci = signedData.encapContentInfo;
   let content: Uint8Array | undefined;
-  if (eci.eContent?.single) content = octets(eci.eContent.single);
-  else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
+  if (eci.eContent?.single) {
+    content = octets(eci.eContent.single);
+    // The pkcsPKIEnvelope (RFC 8894 §3.2.2) was parsed with the pkiMessage, as embedded BER in
+    // eContent: openEnvelope reads that tree instead of decoding the bytes again. SignedData's
+    // third element is encapContentInfo (RFC 5652 §5.1), whose second is [0] EXPLICIT eContent.
+    const tree = embeddedTree(childOf(childOf(childOf(ci.tree, 2), 1), 0));
+    if (tree) noteEmbedded(content, tree);
+  } else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
   const certificates = (signedData.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
   const crls = ((signedData.crls ?? []) as RevocationInfoChoice[]).flatMap((c) => (c.crl ? [c.crl] : []));
   return { signedData, content, contentType: eci.eContentType, certificates, crls };
