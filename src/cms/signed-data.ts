@@ -98,12 +98,16 @@ export function findSignerCertificate(sd: ParsedSignedData, signer: SignerInfo):
   return sd.certificates.find((cert) => identifies(signer.sid, cert));
 }
 
-/** True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. */
+/**
+ * True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. The Names are
+ * compared as DER, each encoded once per object (derOf): our certificates are asked on every
+ * request, a request's identifier for each certificate it is compared with.
+ */
 export function identifies(id: SignerIdentifier, cert: Certificate): boolean {
   const ias = id.issuerAndSerialNumber;
   if (ias) {
     const tbs = cert.tbsCertificate;
-    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(serialize(ias.issuer), serialize(tbs.issuer));
+    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(derOf(ias.issuer), derOf(tbs.issuer));
   }
   if (id.subjectKeyIdentifier) {
     const ski = subjectKeyIdentifierOf(cert);

@@ -12,10 +12,20 @@ class SpkiHead {
   @AsnProp({ type: AsnPropTypes.Any }) public subjectPublicKey = new ArrayBuffer(0);
 }
 
+/**
+ * asn1js options for that read. The key is not looked into, so asn1js need not try the
+ * subjectPublicKey BIT STRING as embedded BER (for RSA that is a parse of the whole key), nor copy
+ * the input (nothing of the tree outlives the call). Neither changes the answer: the OID does not
+ * depend on them, and the only way the embedded parse could fail the read (asn1js's node limit) is
+ * out of reach, since every SPKI met here comes from a key we hold or from a certificate or CSR that
+ * asn1js parsed whole, embedded BER included.
+ */
+const HEAD_ONLY = { berOptions: { parseEmbedded: false, copyInput: false } };
+
 /** The OID, or undefined when `spki` is not a SubjectPublicKeyInfo. */
 export function spkiOid(spki: Uint8Array): string | undefined {
   try {
-    return AsnConvert.parse(spki, SpkiHead).algorithm.algorithm;
+    return AsnConvert.parse(spki, SpkiHead, HEAD_ONLY).algorithm.algorithm;
   } catch {
     return undefined;
   }
