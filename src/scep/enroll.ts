@@ -90,10 +90,10 @@ const approved = (id: string): Authorization => ({ renewalOf: null, by: `approva
  * check cannot race an issuance in this process.
  */
 function issuedBefore(v: Verified, csr: CsrInfo, env: ScepEnv): CertificateRecord | undefined {
-  const signer = derOf(v.request.signerCert);
   const now = Date.now();
+  // The signer certificate is encoded only when there is something to compare it with (a new transaction has nothing).
   const earlier = env.store.certificatesByTransaction(v.request.transactionId)
-    .find((c) => c.fleet === env.fleet && c.issuer === env.ca.fingerprint && c.status === 'valid' && c.notAfter.getTime() > now && !equalBytes(c.der, signer));
+    .find((c) => c.fleet === env.fleet && c.issuer === env.ca.fingerprint && c.status === 'valid' && c.notAfter.getTime() > now && !equalBytes(c.der, derOf(v.request.signerCert)));
   if (!earlier) return undefined;
   const spki = spkiOf(parse(earlier.der, CertificateClass, 'Certificate'));
   if (!equalBytes(spki, csr.spki)) throw new ScepError('badRequest', `transaction ${v.request.transactionId} already has certificate ${earlier.serial} for another key`);
