@@ -18,6 +18,7 @@ import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../crypto/ty
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { octets } from './der.ts';
 import { CmsError } from './errors.ts';
+import { preEncoded } from './pre-encoded.ts';
 import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
 import { decryptKemri, encryptKemri, kemRecipientInfo } from './kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.ts';
@@ -167,7 +168,8 @@ async function recipientInfo(cek: Uint8Array, recipient: Certificate, registry: 
   return new RecipientInfo({
     ktri: new KeyTransRecipientInfo({
       version: 0,
-      rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
+      // The issuer Name as the DER identifies() already encoded for it when it named the request's signer (pre-encoded.ts).
+      rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: preEncoded(tbs.issuer), serialNumber: tbs.serialNumber }) }),
       keyEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: kt.oids[0], parameters: kt.parameters?.slice().buffer ?? undefined }),
       encryptedKey: new OctetString(encryptedKey),
     }),

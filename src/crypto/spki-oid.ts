@@ -1,11 +1,12 @@
 /**
  * The algorithm OID of a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), read without decoding
  * the key: the registry uses it to try only the key types of that OID (registry.keyTypeOf).
+ * Also the SPKI parsed the same way, for building certificates (its key is copied as is).
  * Leaves out: validating the key (each key type's `matches` does that).
  * @module
  */
 import { AsnConvert, AsnProp, AsnPropTypes } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 
 class SpkiHead {
   @AsnProp({ type: AlgorithmIdentifier }) public algorithm = new AlgorithmIdentifier();
@@ -13,12 +14,13 @@ class SpkiHead {
 }
 
 /**
- * asn1js options for that read. The key is not looked into, so asn1js need not try the
+ * asn1js options for these reads. The key is not looked into, so asn1js need not try the
  * subjectPublicKey BIT STRING as embedded BER (for RSA that is a parse of the whole key), nor copy
- * the input (nothing of the tree outlives the call). Neither changes the answer: the OID does not
- * depend on them, and the only way the embedded parse could fail the read (asn1js's node limit) is
- * out of reach, since every SPKI met here comes from a key we hold or from a certificate or CSR that
- * asn1js parsed whole, embedded BER included.
+ * the input (asn1-schema copies every value it reads out of the tree). Neither changes the
+ * answer: asn1-schema reads a BIT STRING's bytes, not its embedded tree, and the only way the
+ * embedded parse could fail the read (asn1js's node limit) is out of reach, since every SPKI met
+ * here comes from a key we hold or from a certificate or CSR that asn1js parsed whole, embedded
+ * BER included.
  */
 const HEAD_ONLY = { berOptions: { parseEmbedded: false, copyInput: false } };
 
@@ -30,3 +32,6 @@ export function spkiOid(spki: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/** `spki` parsed; throws as AsnConvert.parse does when it is not a SubjectPublicKeyInfo. */
+export const parseSpki = (spki: Uint8Array): SubjectPublicKeyInfo => AsnConvert.parse(spki, SubjectPublicKeyInfo, HEAD_ONLY);
