@@ -16,7 +16,7 @@ import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '.
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, fromTree, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
-import { derOf, preEncoded, remember } from './pre-encoded.ts';
+import { derOf, preEncoded } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
 import { Attributes, CmsSignedData, RevocationInfoChoice, RevocationInfoChoices } from './schema.ts';
 
@@ -214,7 +214,7 @@ export const parametersOf = (id: AlgorithmIdentifier): Uint8Array | null =>
 export async function signData(o: SignOptions): Promise<Uint8Array> {
   const content = o.content ?? new Uint8Array(0);
   const attrs = derSorted([
-    new Attribute({ attrType: id_contentType, attrValues: [CONTENT_TYPE_DATA.slice(0)] }),
+    CONTENT_TYPE_DATA,
     new Attribute({ attrType: id_messageDigest, attrValues: [serialize(new OctetString(o.digest.hash(content))).slice().buffer] }),
     ...o.attributes,
   ]);
@@ -248,20 +248,17 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
  * re-encode the attributes (Go's pkcs7, used by micromdm's scepclient) only match a signature
  * made over the sorted set. The attributes come back as stand-ins carrying the DER the sort
  * needed (pre-encoded.ts), so the signed SET OF and the SignerInfo do not encode them again
- * (asn1-schema would re-parse every ANY attribute value to encode it).
+ * (asn1-schema re-parses every ANY attribute value to encode it).
  */
 function derSorted(attrs: Attribute[]): Attribute[] {
   return attrs
-    .map((a) => ({ a, der: serialize(a) }))
+    .map((a) => ({ a, der: derOf(a) }))
     .sort((x, y) => Buffer.compare(x.der, y.der))
-    .map((x) => {
-      remember(x.a, x.der);
-      return preEncoded(x.a);
-    });
+    .map((x) => preEncoded(x.a));
 }
 
-/** The contentType attribute value id-data (RFC 5652 §11.1), the same in every reply. */
-const CONTENT_TYPE_DATA = serialize(new ContentTypeValue(id_data)).slice().buffer;
+/** The contentType attribute id-data (RFC 5652 §11.1), the same in every reply: one object, encoded once. */
+const CONTENT_TYPE_DATA = new Attribute({ attrType: id_contentType, attrValues: [serialize(new ContentTypeValue(id_data)).slice().buffer] });
 
 /** Degenerate certs-only SignedData (RFC 5652 §5.2; RFC 8894 §3.4), optionally with CRLs. */
 export function certsOnly(certificates: readonly Certificate[], crls: readonly CertificateList[] = []): Uint8Array {
