@@ -168,7 +168,7 @@ async function recipientInfo(cek: Uint8Array, recipient: Certificate, registry: 
   return new RecipientInfo({
     ktri: new KeyTransRecipientInfo({
       version: 0,
-      // The issuer Name as the DER identifies() already encoded for it when it named the request's signer (pre-encoded.ts).
+      // The issuer Name as DER encoded once per object (pre-encoded.ts): identifies() already did when this certificate signed the request.
       rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: preEncoded(tbs.issuer), serialNumber: tbs.serialNumber }) }),
       keyEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: kt.oids[0], parameters: kt.parameters?.slice().buffer ?? undefined }),
       encryptedKey: new OctetString(encryptedKey),
