@@ -10,9 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, Certificate, Extension, Extensions, Name,
-  RelativeDistinguishedName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version, id_ce_subjectKeyIdentifier,
+  RelativeDistinguishedName, TBSCertificate, Validity, Version, id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
+import { parseSpki } from '../crypto/spki-oid.ts';
 import type { DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, serialize } from '../cms/der.ts';
@@ -65,8 +66,9 @@ export const extension = (extnID: string, value: unknown, critical = false): Ext
  * GeneralizedTime from 2050 (RFC 5280 §4.1.2.5; asn1-x509 `Time` does the switch), seconds precision.
  */
 export async function signCertificate(t: CertificateTemplate, signer: Signer): Promise<Certificate> {
-  const spki = AsnConvert.parse(t.spki, SubjectPublicKeyInfo);
+  const spki = parseSpki(t.spki);
   if (!equalBytes(serialize(spki), t.spki)) throw new RangeError('SubjectPublicKeyInfo is not DER; it would not be carried verbatim');
+  remember(spki, t.spki); // just shown to be its DER
   if (spkiAlgorithmOid(signer.key.spki) !== signer.algorithm.keyOid) throw new TypeError(`${signer.algorithm.name} cannot sign with a ${signer.key.keyType} key`);
   const signature = algorithmIdentifier(signer.algorithm);
   const tbsCertificate = new TBSCertificate({
@@ -79,7 +81,9 @@ export async function signCertificate(t: CertificateTemplate, signer: Signer): P
     subjectPublicKeyInfo: spki,
     extensions: t.extensions.length ? new Extensions([...t.extensions]) : undefined,
   });
-  const tbsDer = serialize(tbsCertificate);
+  // Encoded with the issuer (our CA's subject, the same in every certificate: encoded once per
+  // process) and the key spliced in as the DER they have (pre-encoded.ts).
+  const tbsDer = serialize(new TBSCertificate({ ...tbsCertificate, issuer: preEncoded(t.issuer), subjectPublicKeyInfo: preEncoded(spki) }));
   const value = await signer.algorithm.sign(tbsDer, signer.key, signer.digest);
   const certificate = new Certificate({ tbsCertificate, signatureAlgorithm: signature, signatureValue: toBuffer(value) });
   // The TBSCertificate is encoded once: the certificate's DER splices in the bytes just signed.
@@ -134,7 +138,7 @@ export function serialFromHex(hex: string): Uint8Array {
  * fixed by that method (an identifier, not a security function), so it does not go through the registry.
  */
 export function subjectKeyIdentifier(spki: Uint8Array): Uint8Array {
-  const key = AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey;
+  const key = parseSpki(spki).subjectPublicKey;
   return new Uint8Array(createHash('sha1').update(new Uint8Array(key)).digest());
 }
 

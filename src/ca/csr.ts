@@ -9,7 +9,7 @@
  */
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { ExtensionRequest, SMIMECapabilities } from '@peculiar/asn1-pkcs9';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { AttributeValue, type Extension, type Name, SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { isIP } from 'node:net';
@@ -69,8 +69,8 @@ function decode<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: strin
   }
 }
 
-/** The original encodings of certificationRequestInfo and its subjectPKInfo (asn1js keeps them). */
-function originalParts(der: Uint8Array): { info: Uint8Array; spki: Uint8Array } {
+/** The request's asn1js tree: one DER/BER SEQUENCE that is all of `der`. */
+function requestTree(der: Uint8Array): asn1js.Sequence {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
     parsed = asn1js.fromBER(der);
@@ -79,10 +79,25 @@ function originalParts(der: Uint8Array): { info: Uint8Array; spki: Uint8Array } 
   }
   const { offset, result } = parsed;
   if (offset !== der.length || !(result instanceof asn1js.Sequence)) throw malformed('not a single DER/BER SEQUENCE');
-  const info = result.valueBlock.value[0];
+  return result;
+}
+
+/** The original encodings of certificationRequestInfo and its subjectPKInfo (asn1js keeps them). */
+function originalParts(tree: asn1js.Sequence): { info: Uint8Array; spki: Uint8Array } {
+  const info = tree.valueBlock.value[0];
   const spki = info instanceof asn1js.Sequence ? info.valueBlock.value[2] : undefined;
   if (!info || !spki) throw malformed('certificationRequestInfo is incomplete');
   return { info: new Uint8Array(info.valueBeforeDecodeView), spki: new Uint8Array(spki.valueBeforeDecodeView) };
+}
+
+/** The request read from its tree, as AsnConvert.parse would read `der` (it builds the same tree). */
+function requestOf(tree: asn1js.Sequence): CertificationRequest {
+  try {
+    if (tree.error) throw new Error(tree.error);
+    return AsnParser.fromASN(tree, CertificationRequest);
+  } catch (err) {
+    throw malformed(`CertificationRequest: ${(err as Error).message}`, err);
+  }
 }
 
 /** Values of the single attribute of `type`; a repeated attribute is malformed (RFC 2985 §5.4: single-valued). */
@@ -110,10 +125,25 @@ function sansOf(extensions: readonly Extension[]): string[] {
 
 /** Parses a PKCS#10 request; throws CsrError('malformed'). Does not check the signature. */
 export function parseCsr(der: Uint8Array): CsrInfo {
+  let csr = parsed.get(der);
+  if (!csr) parsed.set(der, (csr = parseNew(der)));
+  return csr;
+}
+
+/**
+ * Requests parsed, by the byte array they came in: one PKIOperation reads its CSR twice
+ * (enroll.ts checks it, client-record.ts records who asked). Received bytes are never changed
+ * afterwards, which makes this sound; a CSR that fails to parse is parsed again (and fails again).
+ */
+const parsed = new WeakMap<Uint8Array, CsrInfo>();
+
+/** parseCsr without the memo: asn1js decodes `der` once, for the request and its original parts. */
+function parseNew(der: Uint8Array): CsrInfo {
   const costly = derCostProblem(der);
   if (costly) throw malformed(costly);
-  const original = originalParts(der);
-  const request = decode(der, CertificationRequest, 'CertificationRequest');
+  const tree = requestTree(der);
+  const original = originalParts(tree);
+  const request = requestOf(tree);
   const info = request.certificationRequestInfo;
   if (info.version !== 0) throw malformed(`unknown CertificationRequestInfo version ${info.version}`); // RFC 2986 §4.1: v1(0)
   // The issued certificate must carry this key byte for byte, so it must already be DER.

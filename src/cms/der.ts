@@ -1,26 +1,74 @@
 /**
  * Small glue over @peculiar/asn1-schema and asn1js shared by the CMS code: typed parse with a
- * uniform error, DER serialisation to Uint8Array, OCTET STRING contents from BER (constructed,
- * indefinite-length) encodings, byte comparison. No parsing logic of its own; input whose parse
- * would cost far more than its size is refused first (der-limits.ts).
+ * uniform error, in two steps when one asn1js tree is read more than once (parseTree, then
+ * fromTree on it or on its parts: a structure is decoded by asn1js once, X.690 §8.1), DER
+ * serialisation to Uint8Array, OCTET STRING contents from BER (constructed, indefinite-length)
+ * encodings, byte comparison. No parsing logic of its own; input whose parse would cost far more
+ * than its size is refused first (der-limits.ts).
  * @module
  */
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnParser, OctetString } from '@peculiar/asn1-schema';
 import * as asn1js from 'asn1js';
 import { derCostProblem } from './der-limits.ts';
 import { CmsError } from './errors.ts';
 
 type Ctor<T> = new () => T;
 
-/** Parses `der` (BER accepted) as `type`; any failure becomes CmsError('malformed'), as does input too costly to parse (der-limits.ts). */
-export function parse<T>(der: ArrayBuffer | Uint8Array, type: Ctor<T>, what: string): T {
-  const costly = derCostProblem(der instanceof Uint8Array ? der : new Uint8Array(der));
+/** A node of a tree asn1js built (`fromBER(...).result`). */
+export type Tree = asn1js.AsnType;
+
+/**
+ * Trees asn1js already built for bytes that are the contents of a primitive OCTET STRING in a
+ * structure parsed (and cost-checked) before: asn1js parses every such content as embedded BER
+ * (signed-data.ts notes the pkcsPKIEnvelope inside a pkiMessage's eContent this way). Keyed by the
+ * byte array object handed out as that content, so parseTree of exactly those bytes is free.
+ */
+const embedded = new WeakMap<Uint8Array, Tree>();
+
+/**
+ * Notes that `bytes` (content of an OCTET STRING in a tree parseTree returned) were parsed as
+ * `tree` on the way. Only a tree that consumed all of `bytes` without error counts: that is what
+ * parseTree would have built from them (asn1js parses the same bytes the same way, and the
+ * enclosing parse already checked their cost and stayed within asn1js's node and depth limits).
+ */
+export function noteEmbedded(bytes: Uint8Array, tree: Tree): void {
+  if (tree.error || tree.blockLength !== bytes.length || !equalBytes(tree.valueBeforeDecodeView, bytes)) return;
+  embedded.set(bytes, tree);
+}
+
+/**
+ * The asn1js tree of `der` (BER accepted: its first element, as AsnConvert.parse reads it); any
+ * failure becomes CmsError('malformed', `${what}: ...`), as does input too costly to parse
+ * (der-limits.ts).
+ */
+export function parseTree(der: ArrayBuffer | Uint8Array, what: string): Tree {
+  const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
+  const known = embedded.get(bytes);
+  if (known) return known;
+  const costly = derCostProblem(bytes);
   if (costly) throw new CmsError('malformed', `${what}: ${costly}`);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    return AsnConvert.parse(der, type);
+    parsed = asn1js.fromBER(bytes);
+  } catch (err) {
+    throw new CmsError('malformed', `${what}: ${(err as Error).message}`); // e.g. RangeError on a BMPString of odd length
+  }
+  if (parsed.result.error) throw new CmsError('malformed', `${what}: ${parsed.result.error}`);
+  return parsed.result;
+}
+
+/** Reads `tree` (from parseTree, or a part of it) as `type`; a mismatch becomes CmsError('malformed'). */
+export function fromTree<T>(tree: Tree, type: Ctor<T>, what: string): T {
+  try {
+    return AsnParser.fromASN(tree, type);
   } catch (err) {
     throw new CmsError('malformed', `${what}: ${(err as Error).message}`);
   }
+}
+
+/** Parses `der` (BER accepted) as `type`; any failure becomes CmsError('malformed'), as does input too costly to parse (der-limits.ts). */
+export function parse<T>(der: ArrayBuffer | Uint8Array, type: Ctor<T>, what: string): T {
+  return fromTree(parseTree(der, what), type, what);
 }
 
 export const serialize = (value: unknown): Uint8Array => new Uint8Array(AsnConvert.serialize(value));

@@ -16,8 +16,9 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { octets, parse } from './der.ts';
+import { octets } from './der.ts';
 import { CmsError } from './errors.ts';
+import { preEncoded } from './pre-encoded.ts';
 import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
 import { decryptKemri, encryptKemri, kemRecipientInfo } from './kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.ts';
@@ -106,9 +107,9 @@ function findRecipient(infos: readonly RecipientInfo[], recipients: readonly Rec
 
 /** Opens an EnvelopedData or AuthEnvelopedData ContentInfo (BER accepted). */
 export async function openEnvelope(der: Uint8Array, recipients: readonly Recipient[], registry: Registry): Promise<OpenedEnvelope> {
-  const { contentType, content } = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
-  const aead = contentType === id_ct_authEnvelopedData;
-  const env = aead ? parse(content, AuthEnvelopedData, 'AuthEnvelopedData') : parse(content, EnvelopedData, 'EnvelopedData');
+  const ci = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
+  const aead = ci.contentType === id_ct_authEnvelopedData;
+  const env = aead ? ci.decode(AuthEnvelopedData, 'AuthEnvelopedData') : ci.decode(EnvelopedData, 'EnvelopedData');
   const eci = env instanceof AuthEnvelopedData ? env.authEncryptedContentInfo : env.encryptedContentInfo;
   const cipher = algorithm(registry, 'cipher', eci.contentEncryptionAlgorithm.algorithm);
   if (cipher.aead !== aead) throw new CmsError('badAlg', `${cipher.name} does not belong in ${aead ? 'AuthEnvelopedData' : 'EnvelopedData'}`);
@@ -167,7 +168,8 @@ async function recipientInfo(cek: Uint8Array, recipient: Certificate, registry: 
   return new RecipientInfo({
     ktri: new KeyTransRecipientInfo({
       version: 0,
-      rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
+      // The issuer Name as DER encoded once per object (pre-encoded.ts): identifies() already did when this certificate signed the request.
+      rid: new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: preEncoded(tbs.issuer), serialNumber: tbs.serialNumber }) }),
       keyEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: kt.oids[0], parameters: kt.parameters?.slice().buffer ?? undefined }),
       encryptedKey: new OctetString(encryptedKey),
     }),

@@ -14,7 +14,7 @@ import type { Registry } from '../crypto/registry.ts';
 import { spkiOid } from '../crypto/spki-oid.ts';
 import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { equalBytes, octets, octetsFromBer, parse, serialize } from './der.ts';
+import { equalBytes, fromTree, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
 import { derOf, preEncoded } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
@@ -29,19 +29,65 @@ export interface ParsedSignedData {
   readonly crls: readonly CertificateList[];
 }
 
-/** Parses a ContentInfo and returns its content after checking the content type. */
-export function parseContentInfo(der: Uint8Array, expected: readonly string[]): { contentType: string; content: ArrayBuffer } {
-  const ci = parse(der, ContentInfo, 'ContentInfo');
+/** A ContentInfo (RFC 5652 §3) whose content type was checked, its content not decoded yet. */
+export interface ContentInfoRead {
+  readonly contentType: string;
+  /** The content's encoding (the ANY inside [0] EXPLICIT). */
+  readonly content: ArrayBuffer;
+  /** The content's subtree in the ContentInfo's asn1js tree. */
+  readonly tree: Tree | undefined;
+  /** The content decoded as `type` from `tree` (no second asn1js pass); failures say `what`. */
+  decode<T>(type: new () => T, what: string): T;
+}
+
+/**
+ * Parses a ContentInfo and returns its content after checking the content type. asn1js decodes
+ * the input once: `decode` reads the content from the subtree of that parse, the same tree a
+ * parse of the content bytes alone would build (asn1-schema's ANY keeps only those bytes).
+ */
+export function parseContentInfo(der: Uint8Array, expected: readonly string[]): ContentInfoRead {
+  const tree = parseTree(der, 'ContentInfo');
+  const ci = fromTree(tree, ContentInfo, 'ContentInfo');
   if (!expected.includes(ci.contentType)) throw new CmsError('malformed', `content type ${ci.contentType} is not ${expected.join(' or ')}`);
-  return { contentType: ci.contentType, content: ci.content };
+  const node = childOf(childOf(tree, 1), 0);
+  const inner = node && equalBytes(node.valueBeforeDecodeView, ci.content) ? node : undefined;
+  return {
+    contentType: ci.contentType,
+    content: ci.content,
+    tree: inner,
+    decode: (type, what) => fromTree(inner ?? parseTree(ci.content, what), type, what),
+  };
+}
+
+/** The `i`th element of a constructed node, if any. */
+function childOf(node: Tree | undefined, i: number): Tree | undefined {
+  const value = (node as asn1js.Constructed | undefined)?.valueBlock?.value;
+  return Array.isArray(value) ? value[i] : undefined;
+}
+
+/**
+ * The embedded-BER tree asn1js built for a primitive OCTET STRING's contents while parsing the
+ * enclosing structure (asn1js tries that for every primitive OCTET STRING), if it did.
+ */
+function embeddedTree(node: Tree | undefined): Tree | undefined {
+  if (!(node instanceof asn1js.OctetString) || node.idBlock.isConstructed) return undefined;
+  const value = node.valueBlock.value;
+  return value.length === 1 ? value[0] : undefined;
 }
 
 export function parseSignedData(der: Uint8Array): ParsedSignedData {
-  const signedData = parse(parseContentInfo(der, [id_signedData]).content, CmsSignedData, 'SignedData');
+  const ci = parseContentInfo(der, [id_signedData]);
+  const signedData = ci.decode(CmsSignedData, 'SignedData');
   const eci = signedData.encapContentInfo;
   let content: Uint8Array | undefined;
-  if (eci.eContent?.single) content = octets(eci.eContent.single);
-  else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
+  if (eci.eContent?.single) {
+    content = octets(eci.eContent.single);
+    // The pkcsPKIEnvelope (RFC 8894 §3.2.2) was parsed with the pkiMessage, as embedded BER in
+    // eContent: openEnvelope reads that tree instead of decoding the bytes again. SignedData's
+    // third element is encapContentInfo (RFC 5652 §5.1), whose second is [0] EXPLICIT eContent.
+    const tree = embeddedTree(childOf(childOf(childOf(ci.tree, 2), 1), 0));
+    if (tree) noteEmbedded(content, tree);
+  } else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
   const certificates = (signedData.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
   const crls = ((signedData.crls ?? []) as RevocationInfoChoice[]).flatMap((c) => (c.crl ? [c.crl] : []));
   return { signedData, content, contentType: eci.eContentType, certificates, crls };
@@ -52,12 +98,16 @@ export function findSignerCertificate(sd: ParsedSignedData, signer: SignerInfo):
   return sd.certificates.find((cert) => identifies(signer.sid, cert));
 }
 
-/** True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. */
+/**
+ * True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. The Names are
+ * compared as DER, each encoded once per object (derOf): our certificates are asked on every
+ * request, a request's identifier for each certificate it is compared with.
+ */
 export function identifies(id: SignerIdentifier, cert: Certificate): boolean {
   const ias = id.issuerAndSerialNumber;
   if (ias) {
     const tbs = cert.tbsCertificate;
-    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(serialize(ias.issuer), serialize(tbs.issuer));
+    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(derOf(ias.issuer), derOf(tbs.issuer));
   }
   if (id.subjectKeyIdentifier) {
     const ski = subjectKeyIdentifierOf(cert);
@@ -164,7 +214,7 @@ export const parametersOf = (id: AlgorithmIdentifier): Uint8Array | null =>
 export async function signData(o: SignOptions): Promise<Uint8Array> {
   const content = o.content ?? new Uint8Array(0);
   const attrs = derSorted([
-    new Attribute({ attrType: id_contentType, attrValues: [serialize(new ContentTypeValue(id_data)).slice().buffer] }),
+    CONTENT_TYPE_DATA,
     new Attribute({ attrType: id_messageDigest, attrValues: [serialize(new OctetString(o.digest.hash(content))).slice().buffer] }),
     ...o.attributes,
   ]);
@@ -173,7 +223,8 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
   const tbs = o.signerCertificate.tbsCertificate;
   const signerInfo = new SignerInfo({
     version: 1,
-    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) }),
+    // The signer is the RA/CA certificate of every reply: its issuer Name is encoded once (pre-encoded.ts).
+    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: preEncoded(tbs.issuer), serialNumber: tbs.serialNumber }) }),
     digestAlgorithm: algorithmId(o.digest.oids[0], 'absent'),
     signedAttrs: attrs,
     signatureAlgorithm: algorithmId(o.signature.oids[0], o.signature.parameters),
@@ -195,14 +246,19 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
 /**
  * DER orders the elements of a SET OF by their encodings (X.690 §11.6). Verifiers that
  * re-encode the attributes (Go's pkcs7, used by micromdm's scepclient) only match a signature
- * made over the sorted set.
+ * made over the sorted set. The attributes come back as stand-ins carrying the DER the sort
+ * needed (pre-encoded.ts), so the signed SET OF and the SignerInfo do not encode them again
+ * (asn1-schema re-parses every ANY attribute value to encode it).
  */
 function derSorted(attrs: Attribute[]): Attribute[] {
   return attrs
-    .map((a) => ({ a, der: Buffer.from(serialize(a)) }))
+    .map((a) => ({ a, der: derOf(a) }))
     .sort((x, y) => Buffer.compare(x.der, y.der))
-    .map((x) => x.a);
+    .map((x) => preEncoded(x.a));
 }
+
+/** The contentType attribute id-data (RFC 5652 §11.1), the same in every reply: one object, encoded once. */
+const CONTENT_TYPE_DATA = new Attribute({ attrType: id_contentType, attrValues: [serialize(new ContentTypeValue(id_data)).slice().buffer] });
 
 /** Degenerate certs-only SignedData (RFC 5652 §5.2; RFC 8894 §3.4), optionally with CRLs. */
 export function certsOnly(certificates: readonly Certificate[], crls: readonly CertificateList[] = []): Uint8Array {

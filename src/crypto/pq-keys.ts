@@ -16,6 +16,7 @@ import { AlgorithmIdentifier, Attribute, SubjectPublicKeyInfo } from '@peculiar/
 import { sign as signWithNode, verify as verifyWithNode } from 'node:crypto';
 import { promisify } from 'node:util';
 import { publicKeyFromSpki } from './keys.ts';
+import { parseSpki } from './spki-oid.ts';
 import type { PrivateKeyHandle, SignatureAlgorithm } from './types.ts';
 
 /**
@@ -83,7 +84,7 @@ export function encodeSpki(oid: string, publicKey: Uint8Array): Uint8Array {
  */
 export function rawPublicKey(spki: Uint8Array, oid: string, length: number): Uint8Array | undefined {
   try {
-    const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+    const info = parseSpki(spki); // the key's bytes, not tried as embedded BER (spki-oid.ts)
     if (info.algorithm.algorithm !== oid || info.algorithm.parameters !== undefined) return undefined;
     const key = new Uint8Array(info.subjectPublicKey);
     if (key.length !== length) return undefined;

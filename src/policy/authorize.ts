@@ -13,7 +13,9 @@ import type { Certificate } from '@peculiar/asn1-x509';
 import type { CaIdentity } from '../ca/issuer.ts';
 import type { CsrInfo } from '../ca/csr.ts';
 import { serialHex, verifyCertificateSignature } from '../ca/certificate.ts';
-import { serialize, equalBytes } from '../cms/der.ts';
+import { equalBytes } from '../cms/der.ts';
+import { derOf } from '../cms/pre-encoded.ts';
+import { spkiOf } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { Store } from '../store/store.ts';
 import type { ChallengeValidator } from './challenge.ts';
@@ -104,7 +106,7 @@ function renewalOf(input: AuthorizeInput, env: AuthorizeEnv, now: Date): { seria
   const serial = issuedByUs(input.signerCert, env, now);
   if (!serial) return undefined;
   // A request for another subject is a new enrollment by a known device: it needs a challenge.
-  if (!equalBytes(serialize(input.signerCert.tbsCertificate.subject), serialize(input.csr.subject))) return undefined;
+  if (!equalBytes(derOf(input.signerCert.tbsCertificate.subject), derOf(input.csr.subject))) return undefined;
   return { serial, cert: input.signerCert };
 }
 
@@ -114,7 +116,7 @@ function renewalProblem(old: { serial: string; cert: Certificate }, csr: CsrInfo
     const opens = new Date(notAfter.getTime() - p.windowDays * DAY).toISOString();
     return `renewal of ${old.serial} is too early: the renewal window (${p.windowDays} days before notAfter ${notAfter.toISOString()}) opens at ${opens}`;
   }
-  const sameKey = equalBytes(serialize(old.cert.tbsCertificate.subjectPublicKeyInfo), csr.spki);
+  const sameKey = equalBytes(spkiOf(old.cert), csr.spki);
   if (p.rekey === 'required' && sameKey) return `renewal of ${old.serial} must use a new key (renewal.rekey required)`;
   if (p.rekey === 'forbidden' && !sameKey) return `renewal of ${old.serial} must keep its key (renewal.rekey forbidden)`;
   return undefined;
@@ -145,10 +147,11 @@ function nameProblem(csr: CsrInfo, sanTypes: ReadonlySet<string> | undefined): s
 /** The serial of `cert` if one of our CAs issued it, it is in validity and not revoked. */
 export function issuedByUs(cert: Certificate, env: Pick<AuthorizeEnv, 'registry' | 'cas' | 'store'>, now = new Date()): string | undefined {
   const tbs = cert.tbsCertificate;
-  const issuerDer = serialize(tbs.issuer);
-  const ca = env.cas.find((c) => equalBytes(serialize(c.certificate.tbsCertificate.subject), issuerDer));
+  // Our CA certificates' subjects and keys are encoded once for the process (derOf), not per request.
+  const issuerDer = derOf(tbs.issuer);
+  const ca = env.cas.find((c) => equalBytes(derOf(c.certificate.tbsCertificate.subject), issuerDer));
   if (!ca) return undefined;
-  if (!verifyCertificateSignature(cert, serialize(ca.certificate.tbsCertificate.subjectPublicKeyInfo), env.registry)) return undefined;
+  if (!verifyCertificateSignature(cert, spkiOf(ca.certificate), env.registry)) return undefined;
   const notBefore = tbs.validity.notBefore.getTime();
   const notAfter = tbs.validity.notAfter.getTime();
   if (now < notBefore || now > notAfter) return undefined;

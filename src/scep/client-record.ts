@@ -24,7 +24,6 @@
 import { EnvelopedData, type RecipientInfo } from '@peculiar/asn1-cms';
 import { nameToString, verifyCertificateSignature } from '../ca/certificate.ts';
 import { parseCsr, type CsrInfo } from '../ca/csr.ts';
-import { parse } from '../cms/der.ts';
 import { CmsError } from '../cms/errors.ts';
 import { recipientKindFor, type OpenedEnvelope, type RecipientKind } from '../cms/enveloped-data.ts';
 import { kariNames } from '../cms/key-agree-recipient-info.ts';
@@ -132,8 +131,8 @@ function peekEnvelope(der: Uint8Array | undefined, env: ScepEnv): { kind?: Recip
 }
 
 function peek(der: Uint8Array, env: ScepEnv): { kind?: RecipientKind; cipher?: string } {
-  const { contentType, content } = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
-  const e = contentType === id_ct_authEnvelopedData ? parse(content, AuthEnvelopedData, 'AuthEnvelopedData') : parse(content, EnvelopedData, 'EnvelopedData');
+  const ci = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
+  const e = ci.contentType === id_ct_authEnvelopedData ? ci.decode(AuthEnvelopedData, 'AuthEnvelopedData') : ci.decode(EnvelopedData, 'EnvelopedData');
   const eci = e instanceof AuthEnvelopedData ? e.authEncryptedContentInfo : e.encryptedContentInfo;
   const ours = envelopeRecipients(env).map((id) => id.certificate);
   const addressed = (ri: RecipientInfo) => ours.some((cert) =>

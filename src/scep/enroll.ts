@@ -10,9 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { nameToString, randomSerial, serialHex } from '../ca/certificate.ts';
 import { CsrError, parseCsr, verifyCsr, type CsrInfo } from '../ca/csr.ts';
 import { issueCertificate } from '../ca/issuer.ts';
-import { equalBytes, parse, serialize } from '../cms/der.ts';
+import { equalBytes, parse } from '../cms/der.ts';
 import { CmsError } from '../cms/errors.ts';
-import { certsOnly } from '../cms/signed-data.ts';
+import { derOf } from '../cms/pre-encoded.ts';
+import { certsOnly, spkiOf } from '../cms/signed-data.ts';
 import type { ContentCipher } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { authorize, type Authorization } from '../policy/authorize.ts';
@@ -62,7 +63,7 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
     const id = randomUUID();
     env.store.addPending({
       id, transactionId: request.transactionId, fleet: env.fleet, subject: csr.subjectString,
-      csr: csr.der, signerCert: serialize(request.signerCert), createdAt: new Date(),
+      csr: csr.der, signerCert: derOf(request.signerCert), createdAt: new Date(),
     }, {
       actor: 'server', action: 'request.pending', subject: id,
       details: { fleet: env.fleet, transactionId: request.transactionId, subjectDn: csr.subjectString, authorization: decision.by, challengeId: decision.challengeId },
@@ -89,12 +90,12 @@ const approved = (id: string): Authorization => ({ renewalOf: null, by: `approva
  * check cannot race an issuance in this process.
  */
 function issuedBefore(v: Verified, csr: CsrInfo, env: ScepEnv): CertificateRecord | undefined {
-  const signer = serialize(v.request.signerCert);
   const now = Date.now();
+  // The signer certificate is encoded only when there is something to compare it with (a new transaction has nothing).
   const earlier = env.store.certificatesByTransaction(v.request.transactionId)
-    .find((c) => c.fleet === env.fleet && c.issuer === env.ca.fingerprint && c.status === 'valid' && c.notAfter.getTime() > now && !equalBytes(c.der, signer));
+    .find((c) => c.fleet === env.fleet && c.issuer === env.ca.fingerprint && c.status === 'valid' && c.notAfter.getTime() > now && !equalBytes(c.der, derOf(v.request.signerCert)));
   if (!earlier) return undefined;
-  const spki = serialize(parse(earlier.der, CertificateClass, 'Certificate').tbsCertificate.subjectPublicKeyInfo);
+  const spki = spkiOf(parse(earlier.der, CertificateClass, 'Certificate'));
   if (!equalBytes(spki, csr.spki)) throw new ScepError('badRequest', `transaction ${v.request.transactionId} already has certificate ${earlier.serial} for another key`);
   return earlier;
 }

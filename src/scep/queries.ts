@@ -10,6 +10,7 @@ import { serialHex } from '../ca/certificate.ts';
 import { buildCrl } from '../ca/crl.ts';
 import type { CaIdentity } from '../ca/issuer.ts';
 import { equalBytes, parse, serialize } from '../cms/der.ts';
+import { derOf } from '../cms/pre-encoded.ts';
 import { CmsError } from '../cms/errors.ts';
 import { certsOnly } from '../cms/signed-data.ts';
 import { success, successWith } from './enroll.ts';
@@ -25,8 +26,8 @@ function issuerAndSerial(v: Verified, env: ScepEnv): { ca: CaIdentity; serial: s
     if (err instanceof CmsError) throw new ScepError('badRequest', err.message);
     throw err;
   }
-  const issuer = serialize(ias.issuer);
-  const ca = [env.ca, ...env.previousCas].find((c) => equalBytes(serialize(c.certificate.tbsCertificate.subject), issuer));
+  const issuer = derOf(ias.issuer);
+  const ca = [env.ca, ...env.previousCas].find((c) => equalBytes(derOf(c.certificate.tbsCertificate.subject), issuer));
   if (!ca) throw new ScepError('badCertID', 'unknown issuer');
   return { ca, serial: serialHex(ias.serialNumber) };
 }
