@@ -32,11 +32,12 @@ const HEAD_ONLY = { berOptions: { parseEmbedded: false, copyInput: false } };
  */
 const recent = new Map<string, string | undefined>();
 const RECENT_MAX = 512;
-const RECENT_MAX_BYTES = 8 * 1024;
+/** Largest SPKI any per-key cache keeps (here and registry.keyTypeOf). */
+export const CACHEABLE_SPKI_BYTES = 8 * 1024;
 
 /** The OID, or undefined when `spki` is not a SubjectPublicKeyInfo. */
 export function spkiOid(spki: Uint8Array): string | undefined {
-  const id = spki.length <= RECENT_MAX_BYTES ? Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1') : undefined;
+  const id = spki.length <= CACHEABLE_SPKI_BYTES ? Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1') : undefined;
   if (id !== undefined && recent.has(id)) return recent.get(id);
   let oid: string | undefined;
   try {
