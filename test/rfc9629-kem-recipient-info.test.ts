@@ -13,33 +13,34 @@
  * Leaves out: choosing a RecipientInfo among several and SCEP semantics (src/cms/enveloped-data.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  EncryptedContent, EncryptedContentInfo, EnvelopedData, KeyEncryptionAlgorithmIdentifier, KeyTransRecipientInfo,
+  Attribute, EncryptedContent, EncryptedContentInfo, EnvelopedData, KeyEncryptionAlgorithmIdentifier, KeyTransRecipientInfo,
   OtherRecipientInfo, RecipientInfo, RecipientInfos,
 } from '@peculiar/asn1-cms';
 import { OctetString } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, Certificate, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
-import { AES_128_GCM, AES_256_CBC, AES_256_GCM, AES_128_CBC } from '../algorithms/aes.ts';
+import { AES_128_GCM, AES_256_CBC, AES_256_GCM, AES_128_CBC, GCMParameters } from '../algorithms/aes.ts';
 import { AES_128_WRAP, AES_192_WRAP, AES_256_WRAP } from '../algorithms/aes-kw.ts';
 import { HKDF_SHA256, HKDF_SHA384, HKDF_SHA512 } from '../algorithms/hkdf.ts';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { ML_KEM_1024, ML_KEM_1024_KEY, ML_KEM_512, ML_KEM_512_KEY, ML_KEM_768, ML_KEM_768_KEY } from '../algorithms/ml-kem.ts';
 import { RSA_2048 } from '../algorithms/rsa.ts';
 import { fromPem, toPem } from '../src/ca/pem.ts';
-import { octets, parse, serialize } from '../src/cms/der.ts';
-import { openEnvelope } from '../src/cms/enveloped-data.ts';
+import { fromTree, octets, parse, parseTree, serialize } from '../src/cms/der.ts';
+import { authAttributesAad, openEnvelope } from '../src/cms/enveloped-data.ts';
 import { CmsError, type CmsFailureName } from '../src/cms/errors.ts';
 import {
   CMSORIforKEMOtherInfo, KEMRecipientInfo, decryptKemri, encryptKemri, id_ori_kem, kdfInfo, kemRecipientInfo,
 } from '../src/cms/kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from '../src/cms/oids.ts';
-import { AuthEnvelopedData } from '../src/cms/schema.ts';
+import { Attributes, AuthEnvelopedData } from '../src/cms/schema.ts';
 import { identifies, parseContentInfo, wrap } from '../src/cms/signed-data.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 import type { Algorithm, ContentCipher, KeyType, PrivateKeyHandle } from '../src/crypto/types.ts';
@@ -84,7 +85,8 @@ interface Opened {
 async function openKem(der: Uint8Array, key: PrivateKeyHandle, cert?: Certificate): Promise<Opened> {
   const { contentType, content } = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
   const aead = contentType === id_ct_authEnvelopedData;
-  const env = aead ? parse(content, AuthEnvelopedData, 'AuthEnvelopedData') : parse(content, EnvelopedData, 'EnvelopedData');
+  const tree = parseTree(content, 'envelope');
+  const env = aead ? fromTree(tree, AuthEnvelopedData, 'AuthEnvelopedData') : fromTree(tree, EnvelopedData, 'EnvelopedData');
   const kemri = env.recipientInfos.map(kemRecipientInfo).find((k) => k !== undefined);
   if (!kemri) throw new CmsError('undecryptable', 'no KEMRecipientInfo');
   if (cert && !identifies(kemri.rid, cert)) throw new Error('rid does not name the certificate');
@@ -92,11 +94,7 @@ async function openKem(der: Uint8Array, key: PrivateKeyHandle, cert?: Certificat
   const cipher = registry.byOid('cipher', eci.contentEncryptionAlgorithm.algorithm);
   const cek = await decryptKemri(kemri, key, registry);
   const params = eci.contentEncryptionAlgorithm.parameters ? new Uint8Array(eci.contentEncryptionAlgorithm.parameters) : null;
-  let aad: Uint8Array | undefined;
-  if (env instanceof AuthEnvelopedData && env.authAttrsRaw) {
-    aad = new Uint8Array(env.authAttrsRaw.slice(0));
-    aad[0] = 0x31; // RFC 5083 §2.2
-  }
+  const aad = aead ? authAttributesAad(tree) : undefined; // RFC 5083 §2.2
   const tag = env instanceof AuthEnvelopedData ? octets(env.mac) : undefined;
   return { plaintext: cipher.decrypt(cek, params, encryptedBytes(eci), tag, aad), kemri, aead, version: env.version };
 }
@@ -158,6 +156,47 @@ describe('RFC 9936 example: ML-KEM-512 AuthEnvelopedData, every intermediate', (
     expect(opened.aead).toBe(true);
     expect(Buffer.from(opened.plaintext).toString()).toBe(text('rfc/rfc9936-plaintext.txt'));
     expect(text('rfc/rfc9936-plaintext.txt')).toBe('Hello, world!');
+  });
+});
+
+/**
+ * RFC 5083 §2.1-2.2: authAttrs are authenticated: AES-GCM's AAD is their DER with the SET OF tag
+ * (0x31) in place of [1] IMPLICIT. The RFC 9936 example's RecipientInfo and CEK, around content
+ * sealed here with node:crypto's AES-128-GCM and that AAD.
+ */
+describe('RFC 5083 §2.2 AuthEnvelopedData authAttrs are the AAD (RFC 9936 example recipient)', () => {
+  const cms = pem('rfc/rfc9936-ML-KEM-512.cms');
+  const env = parse(parseContentInfo(cms, [id_ct_authEnvelopedData]).content, AuthEnvelopedData, 'AuthEnvelopedData');
+  const cek = Buffer.from(hexFile('rfc/rfc9936-cek.txt'), 'hex');
+  const key = ML_KEM_512_KEY.importPkcs8(pem('rfc/rfc9936-ML-KEM-512-seed.priv'));
+  const recipient = { certificate: certificate(pem('rfc/rfc9936-ML-KEM-512.pem')), key };
+  const attrs = [new Attribute({ attrType: '1.2.840.113549.1.9.3', attrValues: [new asn1js.ObjectIdentifier({ value: id_data }).toBER()] })];
+  const attrsDer = serialize(new Attributes(attrs)); // SET OF Attribute: the AAD as §2.2 defines it
+
+  /** An AuthEnvelopedData carrying `attrs`, its GCM tag computed over `aad`. */
+  function sealed(aad: Uint8Array | undefined): Uint8Array {
+    const nonce = randomBytes(12);
+    const gcm = createCipheriv('aes-128-gcm', cek, nonce);
+    if (aad) gcm.setAAD(aad);
+    const ciphertext = Buffer.concat([gcm.update('authenticated, attributes too'), gcm.final()]);
+    const eci = new EncryptedContentInfo({
+      contentType: id_data,
+      contentEncryptionAlgorithm: new AlgorithmIdentifier({ algorithm: '2.16.840.1.101.3.4.1.6', parameters: serialize(new GCMParameters({ nonce: new Uint8Array(nonce).buffer, icvLen: 16 })).buffer as ArrayBuffer }),
+      encryptedContent: new EncryptedContent({ value: new OctetString(ciphertext) }),
+    });
+    return wrap(id_ct_authEnvelopedData, new AuthEnvelopedData({ version: 0, recipientInfos: env.recipientInfos, authEncryptedContentInfo: eci, authAttrs: attrs, mac: new OctetString(gcm.getAuthTag()) }));
+  }
+
+  it('opens when the tag covers the authAttrs; the AAD read from the message is their SET OF DER', async () => {
+    const der = sealed(attrsDer);
+    const content = parseContentInfo(der, [id_ct_authEnvelopedData]).content;
+    expect(hex(authAttributesAad(parseTree(content, 'AuthEnvelopedData'))!)).toBe(hex(attrsDer));
+    const opened = await openEnvelope(der, [recipient], registry);
+    expect(Buffer.from(opened.content).toString()).toBe('authenticated, attributes too');
+  });
+
+  it('is undecryptable when the tag was computed without the authAttrs', async () => {
+    await expectCms(openEnvelope(sealed(undefined), [recipient], registry), 'undecryptable');
   });
 });
 

@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { octets } from './der.ts';
+import * as asn1js from 'asn1js';
+import { fromTree, octets, parseTree, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
 import { preEncoded } from './pre-encoded.ts';
 import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
@@ -109,7 +110,9 @@ function findRecipient(infos: readonly RecipientInfo[], recipients: readonly Rec
 export async function openEnvelope(der: Uint8Array, recipients: readonly Recipient[], registry: Registry): Promise<OpenedEnvelope> {
   const ci = parseContentInfo(der, [id_envelopedData, id_ct_authEnvelopedData]);
   const aead = ci.contentType === id_ct_authEnvelopedData;
-  const env = aead ? ci.decode(AuthEnvelopedData, 'AuthEnvelopedData') : ci.decode(EnvelopedData, 'EnvelopedData');
+  const what = aead ? 'AuthEnvelopedData' : 'EnvelopedData';
+  const tree = ci.tree ?? parseTree(ci.content, what);
+  const env = aead ? fromTree(tree, AuthEnvelopedData, what) : fromTree(tree, EnvelopedData, what);
   const eci = env instanceof AuthEnvelopedData ? env.authEncryptedContentInfo : env.encryptedContentInfo;
   const cipher = algorithm(registry, 'cipher', eci.contentEncryptionAlgorithm.algorithm);
   if (cipher.aead !== aead) throw new CmsError('badAlg', `${cipher.name} does not belong in ${aead ? 'AuthEnvelopedData' : 'EnvelopedData'}`);
@@ -120,7 +123,7 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
   let cek: Uint8Array | undefined;
   try {
     cek = await match.cek();
-    const aad = env instanceof AuthEnvelopedData && env.authAttrsRaw ? authAttrsAad(env.authAttrsRaw) : undefined;
+    const aad = aead ? authAttributesAad(tree) : undefined;
     const tag = env instanceof AuthEnvelopedData ? octets(env.mac) : undefined;
     const plaintext = cipher.decrypt(cek, params(eci.contentEncryptionAlgorithm), ciphertext, tag, aad);
     return { content: plaintext, cipher, kind: match.kind, recipient: match.recipient, keyTransport: match.keyTransport };
@@ -132,9 +135,17 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
   }
 }
 
-/** RFC 5083 §2.2: the AAD is the DER of authAttrs with an EXPLICIT SET OF tag (0x31). */
-function authAttrsAad(raw: ArrayBuffer): Uint8Array {
-  const aad = new Uint8Array(raw.slice(0));
+/**
+ * RFC 5083 §2.2: the AAD of an AuthEnvelopedData is its authAttrs as received (DER, §2.1) with
+ * the EXPLICIT SET OF tag (0x31) in place of [1] IMPLICIT; none without authAttrs. Read from
+ * the asn1js tree of the AuthEnvelopedData SEQUENCE: asn1-schema keeps no raw bytes of a
+ * repeated field.
+ */
+export function authAttributesAad(tree: Tree): Uint8Array | undefined {
+  const fields = (tree as asn1js.Sequence).valueBlock?.value ?? [];
+  const authAttrs = fields.find((n) => n.idBlock.tagClass === 3 && n.idBlock.tagNumber === 1);
+  if (!authAttrs) return undefined;
+  const aad = new Uint8Array(authAttrs.valueBeforeDecodeView);
   aad[0] = 0x31;
   return aad;
 }

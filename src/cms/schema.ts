@@ -61,16 +61,15 @@ export class Attributes extends AsnArray<Attribute> {
  *   mac MessageAuthenticationCode,
  *   unauthAttrs [2] IMPLICIT UnauthAttributes OPTIONAL }
  * ```
- * RFC 5083 §2.1. `authAttrsRaw` keeps the received bytes: they are the AAD (§2.2).
+ * RFC 5083 §2.1. The AAD (§2.2) is read from the received bytes (enveloped-data.ts authAttributesAad).
  */
 export class AuthEnvelopedData {
   @AsnProp({ type: AsnPropTypes.Integer }) public version: CMSVersion = CMSVersion.v0;
   @AsnProp({ type: OriginatorInfo, context: 0, implicit: true, optional: true }) public originatorInfo?: OriginatorInfo;
   @AsnProp({ type: RecipientInfos }) public recipientInfos = new RecipientInfos();
   @AsnProp({ type: EncryptedContentInfo }) public authEncryptedContentInfo = new EncryptedContentInfo();
-  @AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true, raw: true })
+  @AsnProp({ type: Attribute, repeated: 'set', context: 1, implicit: true, optional: true })
   public authAttrs?: Attribute[];
-  public authAttrsRaw?: ArrayBuffer;
   @AsnProp({ type: OctetString }) public mac = new OctetString();
   @AsnProp({ type: Attribute, repeated: 'set', context: 2, implicit: true, optional: true }) public unauthAttrs?: Attribute[];
   constructor(params: Partial<AuthEnvelopedData> = {}) {
