@@ -48,11 +48,14 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   };
 }
 
-/** `pqscep serve` with an RSA-2048 CA and RA; `workers` is passed as --workers when given. */
+/**
+ * `pqscep serve` with an RSA-2048 CA and RA; `workers` is passed as --workers when given. It logs
+ * at its default level (a line per request, as in production), to nowhere, as scepserver does.
+ */
 export async function startPqscep(port: number, workers?: number): Promise<LoadServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pqscep-load-'));
   const args = [join(ROOT, 'bin', 'pqscep.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--data', dir, '--challenge', LOAD_CHALLENGE,
-    '--ca-alg', 'rsa-2048', '--ra-alg', 'rsa-2048', '--log-level', 'silent', '--no-admin', ...(workers ? ['--workers', String(workers)] : [])];
+    '--ca-alg', 'rsa-2048', '--ra-alg', 'rsa-2048', '--no-admin', ...(workers ? ['--workers', String(workers)] : [])];
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PQSCEP_')));
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}/scep`;
