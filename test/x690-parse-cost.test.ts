@@ -3,7 +3,8 @@
  * parse would cost far more than its size is refused before asn1js sees it, and nothing real is.
  * - a 1 MB OID (one sub-identifier per byte) and many 1 KB OIDs are flagged; OIDs inside
  *   indefinite-length constructions, inside OCTET STRINGs (parsed as embedded BER) and overrunning
- *   their parent count too;
+ *   their parent count too; only what asn1js parses is walked (an OCTET STRING's first element,
+ *   within the string), so random signature and ciphertext bytes are never refused;
  * - every captured or generated DER file under test/vectors passes, and so do requests of
  *   three suites built by our client;
  * - over HTTP: a pkiMessage whose contentType OID is 1 MB is a one-line 400 (RFC 8894 §4, not a
@@ -57,6 +58,21 @@ describe('X.690 §8.19 OBJECT IDENTIFIER contents are capped in total', () => {
   it('counts an OID whose length overruns its parent but fits the input (asn1js reads it first)', () => {
     const overrun = new Uint8Array(Buffer.concat([Uint8Array.of(0x30, 0x05), oid(MAX_OID_BYTES + 1)]));
     expect(derCostProblem(overrun)).toMatch(/OBJECT IDENTIFIER/);
+  });
+
+  it('walks only what asn1js parses of an OCTET STRING: its first element, within the string (random signature bytes are not refused)', () => {
+    const bool = (bytes: number) => tlv(0x01, new Uint8Array(bytes).fill(0xff));
+    // Bytes after a first element that look like a 9372-byte BOOLEAN header: asn1js never reads them.
+    const signatureLike = new Uint8Array(Buffer.concat([Uint8Array.of(0x05, 0x00, 0x01, 0x82, 0x24, 0x9c), new Uint8Array(3300).fill(0xa5)]));
+    expect(derCostProblem(seq(tlv(0x04, signatureLike), tlv(0x04, new Uint8Array(12000))))).toBeUndefined();
+    expect(derCostProblem(seq(tlv(0x03, new Uint8Array(Buffer.concat([Uint8Array.of(0), signatureLike]))), tlv(0x04, new Uint8Array(12000))))).toBeUndefined();
+    // A first element longer than the string: asn1js parses the string's contents alone, so it stops there.
+    const overrunning = new Uint8Array(Buffer.concat([Uint8Array.of(0x01, 0x82, 0x24, 0x9c), new Uint8Array(96)]));
+    expect(derCostProblem(seq(tlv(0x04, overrunning), tlv(0x04, new Uint8Array(12000))))).toBeUndefined();
+    // What asn1js does parse is still counted: a long BOOLEAN that is the string's first element.
+    expect(derCostProblem(seq(tlv(0x04, bool(100 * 1024))))).toMatch(/BOOLEAN/);
+    // Bytes after the input's first element are not parsed by fromBER either.
+    expect(derCostProblem(new Uint8Array(Buffer.concat([seq(oid(9)), bool(100 * 1024)])))).toBeUndefined();
   });
 
   it('passes every DER file under test/vectors', () => {

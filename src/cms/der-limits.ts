@@ -12,11 +12,16 @@
  *   of squared BOOLEAN lengths is capped at MAX_BOOLEAN_COST (a lone BOOLEAN up to 4 KB passes,
  *   so random bytes read as embedded BER are not refused for what real parsers tolerate).
  *
- * The walk mirrors what asn1js parses: constructed contents (definite and indefinite length),
- * and the contents of primitive OCTET STRINGs and BIT STRINGs as embedded BER (asn1js tries
- * that for every one), including elements that overrun their parent but fit the input (asn1js
- * reads those before it notices). It allocates nothing and visits a bounded number of elements
- * (linear in the input); malformed input simply ends the walk (the parser will say what is wrong).
+ * The walk mirrors what asn1js parses, and only that: the first element of the input (fromBER
+ * reads one), constructed contents (definite and indefinite length), and the first element of
+ * the contents of each primitive OCTET STRING and BIT STRING (asn1js tries them as embedded BER,
+ * on their contents alone), including elements that overrun their parent but fit the buffer
+ * being parsed (asn1js reads those before it notices): the whole input, or the string's
+ * contents. Walking more than asn1js reads would refuse valid messages: the random bytes of a
+ * signature or ciphertext, walked element after element, eventually look like a long BOOLEAN
+ * (one ML-DSA-65 PKCSReq in about a thousand was refused so). It allocates nothing and visits a
+ * bounded number of elements (linear in the input); malformed input simply ends the walk (the
+ * parser will say what is wrong).
  * Leaves out: validating anything; that is the parser's job.
  * @module
  */
@@ -42,7 +47,7 @@ interface Walk {
 export function derCostProblem(der: Uint8Array): string | undefined {
   const w: Walk = { der, oidBytes: 0, booleanCost: 0, steps: 0, maxSteps: 4 * der.length + 1024 };
   try {
-    walk(w, 0, der.length, 0, false);
+    walk(w, 0, der.length, 0, false, der.length, true);
   } catch (err) {
     if (err instanceof OverBudget) return err.message;
     throw err;
@@ -50,8 +55,12 @@ export function derCostProblem(der: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** Walks the elements in [start, end); returns where they end (after the EOC when `untilEoc`), or -1 if malformed. */
-function walk(w: Walk, start: number, end: number, depth: number, untilEoc: boolean): number {
+/**
+ * Walks the elements in [start, end) (only the first when `firstOnly`); returns where they end
+ * (after the EOC when `untilEoc`), or -1 if malformed. `limit` is the end of the buffer asn1js
+ * is parsing: elements may overrun their parent up to there.
+ */
+function walk(w: Walk, start: number, end: number, depth: number, untilEoc: boolean, limit: number, firstOnly = false): number {
   const der = w.der;
   let at = start;
   while (at < end) {
@@ -74,8 +83,9 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
     let len = der[at++];
     if (len === 0x80) {
       if (!constructed || depth >= MAX_DEPTH) return -1;
-      at = walk(w, at, end, depth + 1, true);
+      at = walk(w, at, end, depth + 1, true, limit);
       if (at < 0) return -1;
+      if (firstOnly) return at;
       continue;
     }
     if (len & 0x80) {
@@ -86,11 +96,11 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
     }
     const body = at;
     at = body + len;
-    // asn1js reads an element that overruns its parent as long as the input holds it (and only
-    // then reports the inconsistency), so the bound here is the input, not the parent.
-    if (at > der.length) return -1;
+    // asn1js reads an element that overruns its parent as long as the buffer it parses holds it
+    // (and only then reports the inconsistency), so the bound here is that buffer, not the parent.
+    if (at > limit) return -1;
     if (constructed) {
-      if (depth >= MAX_DEPTH || walk(w, body, at, depth + 1, false) < 0) return -1;
+      if (depth >= MAX_DEPTH || walk(w, body, at, depth + 1, false, limit) < 0) return -1;
     } else if (universal && (tag === 6 || tag === 13)) {
       w.oidBytes += len;
       if (w.oidBytes > MAX_OID_BYTES) throw new OverBudget(`OBJECT IDENTIFIER contents exceed ${MAX_OID_BYTES} bytes in total`);
@@ -98,10 +108,11 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
       w.booleanCost += len * len;
       if (w.booleanCost > MAX_BOOLEAN_COST) throw new OverBudget(`BOOLEAN of ${len} bytes (X.690 §8.2.1: one octet)`);
     } else if (universal && tag === 4 && depth < MAX_DEPTH) {
-      walk(w, body, at, depth + 1, false); // embedded BER, if it is any
+      walk(w, body, at, depth + 1, false, at, true); // embedded BER, if it is any
     } else if (universal && tag === 3 && len > 1 && der[body] === 0 && depth < MAX_DEPTH) {
-      walk(w, body + 1, at, depth + 1, false);
+      walk(w, body + 1, at, depth + 1, false, at, true);
     }
+    if (firstOnly) return at;
   }
   return untilEoc ? -1 : at;
 }
