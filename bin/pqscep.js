@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `pqscep` command. It runs the bundle scripts/build.js writes into dist/ (built by
-// `npm install`, `npm test` and `npm run bench`): plain JavaScript, no loader thread. When the
-// bundle is missing, or a source file changed after it was built (editing without rebuilding),
-// it runs the TypeScript sources through tsx instead, so it never runs stale code.
+// `npm install`, `npm start`, `npm test` and `npm run bench`): plain JavaScript, no loader
+// thread. When the bundle is missing, or a source file changed after it was built (editing
+// without rebuilding), it runs the TypeScript sources through tsx instead, never stale code.
 // PQSCEP_SOURCES=1 (or true, yes) forces the sources.
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

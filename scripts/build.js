@@ -3,7 +3,7 @@
 // plain JavaScript instead of registering the tsx loader at start. Why: on Node 20 a module
 // loader runs in a thread of its own, and each PKIOperation worker registers one too: about
 // 30 MB of RSS per thread, the difference between meeting the 200 MB target or not (issue 5).
-// Runs on `npm install` (the `prepare` script), `npm test` and `npm run bench`; in between,
+// Runs on `npm install` (the `prepare` script), `npm start`, `npm test` and `npm run bench`; in between,
 // bin/pqscep.js falls back to tsx when a source file is newer than the bundle.
 // Two entries, each a separate bundle: the CLI, and the PKIOperation worker, emitted under the
 // name src/scep/pki-pool.ts starts a worker from (next to the bundle that imports it).
