@@ -4,10 +4,16 @@
  * an exact replay, sent concurrently and afterwards, gets the same reply bytes and never a
  * second certificate (RFC 8894 §3.3.1); resends of one transaction, spread over both threads,
  * get one certificate (RFC 8894 §3.2.1.1: the worker asks the main thread for the
- * transaction's turn); a malformed message is still HTTP 400 from a worker.
+ * transaction's turn); a malformed message is still HTTP 400 from a worker; the requests of a
+ * worker that exits are answered on the main thread (never an HTTP 500), once each.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { device, exchange, post, request, testServer, type TestServer } from './helpers/server.ts';
+import { readCertRep } from '../src/client/pki-request.ts';
+import { parseConfig } from '../src/config.ts';
+import { PkiPool } from '../src/scep/pki-pool.ts';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import { CHALLENGE, clientRegistry, device, exchange, post, request, silentLog, testServer, type TestServer } from './helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -49,5 +55,35 @@ describe('PKIOperation worker threads (--workers 2)', () => {
   it('keeps HTTP 400 for a message that is no pkiMessage', async () => {
     const replies = await Promise.all(Array.from({ length: 4 }, () => post(server.url, new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]))));
     for (const r of replies) expect(r.status).toBe(400);
+  });
+});
+
+describe('a PKIOperation worker that exits (crashes)', () => {
+  it('its requests in flight are answered on the main thread: SUCCESS, one certificate each', async () => {
+    const host = await testServer({ workers: 1, caKeyType: 'rsa-2048', raKeyTypes: ['rsa-2048'] });
+    const store = openSqliteStore(join(host.dataDir, 'pqscep.db'));
+    const config = parseConfig({ port: 0, host: '127.0.0.1', dataDir: host.dataDir, challenge: CHALLENGE, logLevel: 'silent', workers: 2 });
+    // A pool on the same data folder whose worker exits on its first request (test/fixtures).
+    const pool = await PkiPool.start(config, CHALLENGE, store, silentLog, new URL('./fixtures/crashing-pki-worker.js', import.meta.url));
+    try {
+      const devices = await Promise.all([0, 1, 2, 3].map((i) => device(host.url, `CN=crash-${i},O=Test`)));
+      const requests = await Promise.all(devices.map((d) => request(d)));
+      // Four at once: the pool sends some to the worker, which dies with them in flight.
+      const replies = await Promise.all(requests.map((r) => pool.run(r.der, host.env)));
+      for (const [i, reply] of replies.entries()) {
+        const result = await readCertRep(reply, requests[i], devices[i].caCerts, { certificate: devices[i].signer, key: devices[i].key }, clientRegistry);
+        expect(result.status).toBe('SUCCESS');
+        expect(store.certificatesByTransaction(devices[i].transactionId)).toHaveLength(1);
+      }
+      // The dead worker gets nothing more: the next request is answered too.
+      const late = await device(host.url, 'CN=crash-late,O=Test');
+      const lateRequest = await request(late);
+      const lateReply = await readCertRep(await pool.run(lateRequest.der, host.env), lateRequest, late.caCerts, { certificate: late.signer, key: late.key }, clientRegistry);
+      expect(lateReply.status).toBe('SUCCESS');
+    } finally {
+      await pool.close();
+      store.close();
+      await host.stop();
+    }
   });
 });

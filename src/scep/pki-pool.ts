@@ -17,7 +17,9 @@
  *    change a worker gets no requests until it has rebuilt its environments.
  * Every request's store writes are captured and committed in groups by the main thread
  * (src/store/group-commit.ts), the only writer on the PKIOperation path.
- * Leaves out: restarting a crashed worker (its requests in flight fail with HTTP 500 and it is dropped).
+ * A worker that exits (a crash) is dropped; the requests it had in flight are answered on the
+ * main thread instead (none of their writes was committed: that happens after `done`).
+ * Leaves out: starting a replacement worker.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -72,33 +74,47 @@ interface Ticket {
   release?: () => void;
 }
 
+/** A request sent to a worker, kept until it answers (or, if it exits, to answer it here). */
+interface Pending {
+  readonly resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void;
+  readonly reject: (e: Error) => void;
+  readonly observe?: Observe;
+  readonly ticket: Ticket;
+  readonly slot: Slot;
+  readonly der: Uint8Array;
+  readonly env: ScepEnv;
+  readonly client?: ClientInfo;
+}
+
 export class PkiPool {
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve: (r: { value: Uint8Array; writes: readonly Write[] }) => void; reject: (e: Error) => void; observe?: Observe; ticket: Ticket; slot: Slot }>();
+  private readonly pending = new Map<number, Pending>();
   private readonly inTurn = oneAtATime();
   private readonly committer: GroupCommitter;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private nextId = 1;
   private local = 0;
   private generation = 0;
+  private closing = false;
 
-  private constructor(store: Store, private readonly log: Logger) {
+  private constructor(store: Store, private readonly log: Logger, private readonly boot: URL) {
     this.committer = new GroupCommitter(store, log);
   }
 
   /**
    * Starts `config.workers - 1` threads; resolves once each has built its environments. The
    * fleets' environments must use `deferringStore(store)` (group-commit.ts): this pool commits
-   * every request's writes to `store`, in groups, before it answers.
+   * every request's writes to `store`, in groups, before it answers. `boot` is the worker's
+   * entry (tests give another).
    */
-  static async start(config: ServerConfig, challenge: string, store: Store, log: Logger): Promise<PkiPool> {
-    const pool = new PkiPool(store, log);
+  static async start(config: ServerConfig, challenge: string, store: Store, log: Logger, boot: URL = BOOT): Promise<PkiPool> {
+    const pool = new PkiPool(store, log, boot);
     await Promise.all(Array.from({ length: Math.max(0, config.workers - 1) }, () => pool.spawn(config, challenge)));
     return pool;
   }
 
   private spawn(config: ServerConfig, challenge: string): Promise<void> {
-    const worker = new Worker(BOOT, { workerData: { config, challenge }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(this.boot, { workerData: { config, challenge }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     const slot: Slot = { worker, generation: -1, busy: 0, alive: true };
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {
@@ -115,13 +131,16 @@ export class PkiPool {
         this.log.error({ err }, 'PKIOperation worker failed');
         reject(err);
       });
-      worker.once('exit', () => {
+      worker.once('exit', (code) => {
         slot.alive = false;
-        // Its requests will never be answered: they fail (HTTP 500), which also ends their turns.
-        for (const [id, p] of this.pending) {
-          if (p.slot !== slot) continue;
+        const orphans = [...this.pending].filter(([, p]) => p.slot === slot);
+        if (!this.closing) this.log.error({ exitCode: code, inFlight: orphans.length }, 'PKIOperation worker exited; its requests are answered on the main thread');
+        for (const [id, p] of orphans) {
           this.pending.delete(id);
-          p.reject(new Error('PKIOperation worker exited'));
+          p.ticket.release?.(); // the worker's turn of the transaction, if it had one
+          p.ticket.release = undefined;
+          if (this.closing) p.reject(new Error('server closing'));
+          else this.runHere(p.der, p.env, p.ticket, p.client, p.observe).then(p.resolve, p.reject);
         }
       });
     });
@@ -184,27 +203,31 @@ export class PkiPool {
   private async execute(der: Uint8Array, env: ScepEnv, ticket: Ticket, client?: ClientInfo, observe?: Observe): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
     const ready = this.slots.filter((s) => s.alive && s.generation === this.generation);
     const slot = ready.reduce<Slot | undefined>((best, s) => (!best || s.busy < best.busy ? s : best), undefined);
-    if (!slot || slot.busy > this.local) {
-      this.local++;
-      const turn: Turn = async (key, task) => {
-        ticket.release = await this.acquire(key);
-        return task();
-      };
-      try {
-        return await captureWrites(() => pkiOperation(der, env, client, observe, turn));
-      } finally {
-        this.local--;
-      }
-    }
+    if (!slot || slot.busy > this.local) return this.runHere(der, env, ticket, client, observe);
     const id = this.nextId++;
     slot.busy++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, observe, ticket, slot });
+      this.pending.set(id, { resolve, reject, observe, ticket, slot, der, env, client });
       slot.worker.postMessage({ type: 'op', id, der, fleet: env.fleet, client } satisfies ToWorker);
     });
   }
 
+  /** Answers on this thread, with the writes captured for the caller to commit. */
+  private async runHere(der: Uint8Array, env: ScepEnv, ticket: Ticket, client?: ClientInfo, observe?: Observe): Promise<{ value: Uint8Array; writes: readonly Write[] }> {
+    this.local++;
+    const turn: Turn = async (key, task) => {
+      ticket.release = await this.acquire(key);
+      return task();
+    };
+    try {
+      return await captureWrites(() => pkiOperation(der, env, client, observe, turn));
+    } finally {
+      this.local--;
+    }
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     // A worker closes its store and ends; one that does not within a second is terminated.
     await Promise.all(this.slots.map(async (s) => {
       if (!s.alive) return;
