@@ -86,4 +86,29 @@ describe('a PKIOperation worker that exits (crashes)', () => {
       await host.stop();
     }
   });
+  it('a worker that exits while its request waits for the transaction\'s turn does not lock the transaction', async () => {
+    const host = await testServer({ workers: 1, caKeyType: 'rsa-2048', raKeyTypes: ['rsa-2048'] });
+    const store = openSqliteStore(join(host.dataDir, 'pqscep.db'));
+    const d = await device(host.url, 'CN=crash-waiting,O=Test');
+    const key = `${host.env.fleet}\n${d.transactionId}`;
+    process.env.TEST_TURN_KEY = key; // read by the fixture worker
+    const config = parseConfig({ port: 0, host: '127.0.0.1', dataDir: host.dataDir, challenge: CHALLENGE, logLevel: 'silent', workers: 2 });
+    const pool = await PkiPool.start(config, CHALLENGE, store, silentLog, new URL('./fixtures/turn-then-exit-pki-worker.js', import.meta.url));
+    try {
+      // Another request of the transaction holds its turn (white-box: as one answered on the main thread would).
+      const hold = await (pool as unknown as { acquire(key: string): Promise<() => void> }).acquire(key);
+      const r = await request(d);
+      const answered = pool.run(r.der, host.env);
+      await new Promise((res) => setTimeout(res, 500)); // the worker asked for the turn, then exited
+      hold();
+      const reply = await Promise.race([answered, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the transaction stayed locked')), 10_000))]);
+      const result = await readCertRep(reply, r, d.caCerts, { certificate: d.signer, key: d.key }, clientRegistry);
+      expect(result.status).toBe('SUCCESS');
+    } finally {
+      delete process.env.TEST_TURN_KEY;
+      await pool.close();
+      store.close();
+      await host.stop();
+    }
+  }, 30_000);
 });

@@ -163,8 +163,12 @@ export class PkiPool {
     const p = this.pending.get(id);
     if (!p) return;
     void this.acquire(key).then((release) => {
+      // The worker exited (its request is being answered here, under a turn of its own) or the
+      // pool is closing while this waited: the turn is not needed, and holding it would lock
+      // the transaction for good.
+      if (!p.slot.alive || this.pending.get(id) !== p) return release();
       p.ticket.release = release;
-      if (p.slot.alive) p.slot.worker.postMessage({ type: 'go', id } satisfies ToWorker);
+      p.slot.worker.postMessage({ type: 'go', id } satisfies ToWorker);
     });
   }
 
