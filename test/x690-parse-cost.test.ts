@@ -75,6 +75,16 @@ describe('X.690 §8.19 OBJECT IDENTIFIER contents are capped in total', () => {
     expect(derCostProblem(new Uint8Array(Buffer.concat([seq(oid(9)), bool(100 * 1024)])))).toBeUndefined();
   });
 
+  it('follows what asn1js follows: UNIVERSAL 0 (no contents consumed), 5-8 length octets, long tag numbers, [n] IMPLICIT strings decoded again', () => {
+    const bool = tlv(0x01, new Uint8Array(150_000));
+    const after = (head: number[]) => seq(Uint8Array.from(head), bool);
+    expect(derCostProblem(after([0x04, 0x85, 0, 0, 0, 0, 1, 0x00]))).toMatch(/BOOLEAN/); // a 5-octet length before it
+    expect(derCostProblem(seq(Uint8Array.of(0x00), derLength(bool.length), bool))).toMatch(/BOOLEAN/); // "contents" of a UNIVERSAL 0
+    expect(derCostProblem(after([0x9f, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01, 0x01, 0x00]))).toMatch(/BOOLEAN/); // a 7-octet tag before it
+    expect(derCostProblem(seq(tlv(0x80, bool)))).toMatch(/BOOLEAN/); // inside [0] IMPLICIT OCTET STRING
+    expect(derCostProblem(seq(tlv(0x80, new Uint8Array(20)), tlv(0x04, Uint8Array.of(0x30, 0x00))))).toBeUndefined();
+  });
+
   it('passes every DER file under test/vectors', () => {
     const files = derFiles(join(import.meta.dirname, 'vectors'));
     expect(files.length).toBeGreaterThan(100);

@@ -15,9 +15,11 @@
  * The walk mirrors what asn1js parses, and only that: the first element of the input (fromBER
  * reads one), constructed contents (definite and indefinite length), and the first element of
  * the contents of each primitive OCTET STRING and BIT STRING (asn1js tries them as embedded BER,
- * on their contents alone), including elements that overrun their parent but fit the buffer
- * being parsed (asn1js reads those before it notices): the whole input, or the string's
- * contents. Walking more than asn1js reads would refuse valid messages: the random bytes of a
+ * on their contents alone) and of each primitive non-universal element (asn1-schema decodes an
+ * [n] IMPLICIT OCTET STRING again as an OCTET STRING); tags and lengths as long as asn1js takes
+ * them, and UNIVERSAL 0 as the end-of-contents asn1js makes of it (no contents consumed);
+ * including elements that overrun their parent but fit the buffer being parsed (asn1js reads
+ * those before it notices): the whole input, or the string's contents. Walking more than asn1js reads would refuse valid messages: the random bytes of a
  * signature or ciphertext, walked element after element, eventually look like a long BOOLEAN
  * (one ML-DSA-65 PKCSReq in about a thousand was refused so). It allocates nothing and visits a
  * bounded number of elements (linear in the input); malformed input simply ends the walk (the
@@ -69,11 +71,13 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
     const first = der[at++];
     let tag = first & 0x1f;
     if (tag === 0x1f) {
+      // asn1js reads tag numbers of any length (long ones as bytes); only small ones matter here.
       tag = 0;
       for (let i = 0; ; i++) {
-        if (at >= end || i > 4) return -1;
+        if (at >= end) return -1;
         const b = der[at++];
-        tag = tag * 128 + (b & 0x7f);
+        tag = i < 4 && tag >= 0 ? tag * 128 + (b & 0x7f) : -1;
+        if (i >= 4 && ++w.steps > w.maxSteps) throw new OverBudget('BER tag numbers longer than any real encoding');
         if (!(b & 0x80)) break;
       }
     }
@@ -90,11 +94,19 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
     }
     if (len & 0x80) {
       const n = len & 0x7f;
-      if (n > 4 || at + n > end) return -1;
+      if (n > 8 || at + n > end) return -1; // asn1js takes up to 8 length octets
       len = 0;
       for (let i = 0; i < n; i++) len = len * 256 + der[at++];
     }
     const body = at;
+    if (universal && tag === 0) {
+      // asn1js reads UNIVERSAL 0 as end-of-contents whatever its length says: it consumes no
+      // contents, so what follows the length octets is the next element (X.690 §8.1.5).
+      if (constructed && len > 0) return -1;
+      if (firstOnly) return body;
+      at = body;
+      continue;
+    }
     at = body + len;
     // asn1js reads an element that overruns its parent as long as the buffer it parses holds it
     // (and only then reports the inconsistency), so the bound here is that buffer, not the parent.
@@ -111,6 +123,10 @@ function walk(w: Walk, start: number, end: number, depth: number, untilEoc: bool
       walk(w, body, at, depth + 1, false, at, true); // embedded BER, if it is any
     } else if (universal && tag === 3 && len > 1 && der[body] === 0 && depth < MAX_DEPTH) {
       walk(w, body + 1, at, depth + 1, false, at, true);
+    } else if (!universal && depth < MAX_DEPTH) {
+      // An [n] IMPLICIT OCTET STRING (a SignerIdentifier's subjectKeyIdentifier, encryptedContent):
+      // asn1-schema decodes it again as an OCTET STRING, and asn1js then tries its contents too.
+      walk(w, body, at, depth + 1, false, at, true);
     }
     if (firstOnly) return at;
   }
