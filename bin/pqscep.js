@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 const root = new URL('../', import.meta.url);
 const bundle = new URL('dist/pqscep.js', root);
 
-/** Newest modification time (ms) of the files under the folders the bundle is built from. */
+/** Newest modification time (ms) of the files the bundle is built from (tsconfig.json: decorators). */
 function newestSource() {
-  let newest = 0;
+  let newest = statSync(new URL('tsconfig.json', root)).mtimeMs;
   for (const dir of ['src', 'algorithms']) {
     const base = fileURLToPath(new URL(dir, root));
     for (const name of readdirSync(base, { recursive: true })) newest = Math.max(newest, statSync(`${base}/${name}`).mtimeMs);

@@ -11,6 +11,8 @@
 // `--outdir NAME` writes elsewhere (test/bundle.test.ts); NAME must be one folder directly in the
 // project, as dist/ is, because the bundle finds profiles/ one level up (src/project-root.ts).
 import { build } from 'esbuild';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -22,7 +24,7 @@ if (!/^[\w.-]+$/.test(values.outdir)) {
 }
 
 try {
-  await build({
+  const { outputFiles } = await build({
     absWorkingDir: root,
     entryPoints: { pqscep: 'src/cli/main.ts', 'pki-worker-boot': 'src/scep/pki-worker.ts' },
     outdir: values.outdir,
@@ -33,7 +35,15 @@ try {
     packages: 'external',
     tsconfig: 'tsconfig.json', // legacy decorators (@peculiar/asn1-schema)
     logLevel: 'warning',
+    write: false,
   });
+  // Each file is written beside its place and renamed into it: a pqscep starting meanwhile
+  // loads the old bundle or the new one, never half of one.
+  for (const file of outputFiles) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(`${file.path}.${process.pid}.tmp`, file.contents);
+    renameSync(`${file.path}.${process.pid}.tmp`, file.path);
+  }
 } catch {
   // esbuild has already printed each error with its file and line.
   process.exit(1);
