@@ -5,7 +5,7 @@
  * Duplicate OIDs or names are a programming error and fail at start-up.
  * @module
  */
-import { CACHEABLE_SPKI_BYTES, spkiOid } from './spki-oid.ts';
+import { perSpki, spkiOid } from './spki-oid.ts';
 import type { Algorithm, AlgorithmKind, KeyType, Oid } from './types.ts';
 import { UnsupportedAlgorithmError } from './types.ts';
 
@@ -45,7 +45,6 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
   }
   const usable = (alg: Algorithm | undefined) => alg !== undefined && (allowLegacy || !alg.legacy);
   const lists = new Map<AlgorithmKind, readonly Algorithm[]>();
-  const keyTypes = new Map<string, KeyType | null>();
   const list = <K extends AlgorithmKind>(kind: K): readonly OfKind<K>[] => {
     let l = lists.get(kind);
     if (!l) {
@@ -67,17 +66,9 @@ export function createRegistry(algorithms: readonly Algorithm[], options: { allo
       return alg as OfKind<K>;
     },
     list,
-    keyTypeOf(spki: Uint8Array): KeyType | undefined {
-      // Cached by the SPKI's bytes, for keys of a real key's size only: 512 entries stay a few MB whatever clients send.
-      const id = spki.length <= CACHEABLE_SPKI_BYTES ? Buffer.from(spki).toString('base64') : undefined;
-      const known = id === undefined ? undefined : keyTypes.get(id);
-      if (known !== undefined) return known ?? undefined;
+    keyTypeOf: perSpki((spki): KeyType | undefined => {
       const oid = spkiOid(spki);
-      const found = list('key').find((k) => (k.spkiOid === oid || k.oids.includes(oid ?? '')) && k.matches(spki)) ?? null;
-      if (id === undefined) return found ?? undefined;
-      if (keyTypes.size >= 512) keyTypes.clear();
-      keyTypes.set(id, found);
-      return found ?? undefined;
-    },
+      return list('key').find((k) => (k.spkiOid === oid || k.oids.includes(oid ?? '')) && k.matches(spki));
+    }),
   });
 }

@@ -25,31 +25,32 @@ class SpkiHead {
 const HEAD_ONLY = { berOptions: { parseEmbedded: false, copyInput: false } };
 
 /**
- * Recent answers, by the SPKI's bytes: a PKIOperation asks about the same few keys (the request's
- * signer, our CA and RA keys) several times (key type, signature and recipient kind checks).
- * Only SPKIs of a real key's size are kept (ML-DSA-87's is 2.6 KB), so 512 entries stay a few MB
- * whatever a client sends.
+ * `compute` remembered by the SPKI's bytes: a PKIOperation asks about the same few keys (the
+ * request's signer, our CA and RA keys) several times (key type, signature and recipient kind
+ * checks). Only SPKIs of a real key's size are kept (ML-DSA-87's is 2.6 KB), so 512 entries stay
+ * a few MB whatever a client sends; when full, the memo starts over.
  */
-const recent = new Map<string, string | undefined>();
-const RECENT_MAX = 512;
-/** Largest SPKI any per-key cache keeps (here and registry.keyTypeOf). */
-export const CACHEABLE_SPKI_BYTES = 8 * 1024;
+export function perSpki<T>(compute: (spki: Uint8Array) => T): (spki: Uint8Array) => T {
+  const recent = new Map<string, T>();
+  return (spki) => {
+    if (spki.length > 8 * 1024) return compute(spki);
+    const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
+    if (recent.has(id)) return recent.get(id)!;
+    const value = compute(spki);
+    if (recent.size >= 512) recent.clear();
+    recent.set(id, value);
+    return value;
+  };
+}
 
 /** The OID, or undefined when `spki` is not a SubjectPublicKeyInfo. */
-export function spkiOid(spki: Uint8Array): string | undefined {
-  const id = spki.length <= CACHEABLE_SPKI_BYTES ? Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1') : undefined;
-  if (id !== undefined && recent.has(id)) return recent.get(id);
-  let oid: string | undefined;
+export const spkiOid = perSpki((spki): string | undefined => {
   try {
-    oid = AsnConvert.parse(spki, SpkiHead, HEAD_ONLY).algorithm.algorithm;
+    return AsnConvert.parse(spki, SpkiHead, HEAD_ONLY).algorithm.algorithm;
   } catch {
-    oid = undefined;
+    return undefined;
   }
-  if (id === undefined) return oid;
-  if (recent.size >= RECENT_MAX) recent.clear();
-  recent.set(id, oid);
-  return oid;
-}
+});
 
 /** `spki` parsed; throws as AsnConvert.parse does when it is not a SubjectPublicKeyInfo. */
 export const parseSpki = (spki: Uint8Array): SubjectPublicKeyInfo => AsnConvert.parse(spki, SubjectPublicKeyInfo, HEAD_ONLY);
