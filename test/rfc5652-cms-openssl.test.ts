@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentInfo, EnvelopedData } from '@peculiar/asn1-cms';
 import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { loadOrCreateCa, type CaFiles } from '../src/ca/bootstrap.ts';
 import { buildCrl } from '../src/ca/crl.ts';
@@ -234,6 +235,57 @@ describe('RFC 5652 §5 SignedData, OpenSSL-made verified by parseSignedData + ve
     for (const bad of [tamper(der, plaintext.subarray(0, 32), 7), tamper(der, sig, 128), tamper(der, attrs, attrs.length - 1)]) {
       expect(await cmsFailure(() => verifyParsed(bad))).toBe('badSignature');
     }
+  });
+});
+
+describe('RFC 5652 §5.4 signed attributes sent in BER: verified as received, else as re-encoded DER', () => {
+  /** OpenSSL's SignedData with its first signed attribute re-sent in indefinite length (BER), and the nodes to change. */
+  function berVariant() {
+    openssl(['cms', '-sign', '-md', 'sha256', '-nodetach', '-binary', '-outform', 'DER', '-in', path('plain.bin'), '-signer', RA_CERT(), '-inkey', RA_KEY(), '-out', path('ber-attrs.der')]);
+    const tree = asn1js.fromBER(read('ber-attrs.der')).result;
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const signedData = kids(kids(tree)[1])[0];
+    const signerInfo = kids(kids(signedData).at(-1)!)[0];
+    const [, sid, , attrs, , signature] = kids(signerInfo);
+    kids(attrs)[0].lenBlock.isIndefiniteForm = true;
+    const encode = () => new Uint8Array(tree.toBER());
+    // What the signature would cover if computed over the bytes as sent: [0] IMPLICIT retagged SET OF.
+    const sentAttrs = () => { const b = new Uint8Array(attrs.toBER()); b[0] = 0x31; return b; };
+    return { encode, sentAttrs, signature: signature as asn1js.OctetString, sidIssuer: kids(sid)[0], sidSerial: kids(sid)[1] as asn1js.Integer };
+  }
+  const verify = (der: Uint8Array) => {
+    const sd = parseSignedData(der);
+    const signer = sd.signedData.signerInfos[0];
+    return verifySignerInfo(sd, signer, spkiOf(findSignerCertificate(sd, signer)!), registry);
+  };
+
+  test('signed over the DER (OpenSSL signed before the attribute was re-sent in BER): verifies through the re-encoded SET OF', () => {
+    const v = berVariant();
+    const der = v.encode();
+    expect(Buffer.from(der).includes(Buffer.from(v.sentAttrs().subarray(2, 6)))).toBe(true);
+    expect(Buffer.from(v.sentAttrs()).toString('hex')).toMatch(/^31..3080/); // the first attribute really is indefinite-length
+    expect(verify(der).digest.name).toBe('SHA-256');
+  });
+
+  test('signed over the BER bytes as sent: verifies as received; any other bytes signed: badSignature', async () => {
+    const v = berVariant();
+    const rsa = registry.byName('signature', 'rsaEncryption');
+    v.signature.valueBlock.valueHexView = await rsa.sign(v.sentAttrs(), pki.ras[0].key, 'SHA-256');
+    expect(verify(v.encode()).digest.name).toBe('SHA-256');
+    v.signature.valueBlock.valueHexView = await rsa.sign(Uint8Array.of(...v.sentAttrs(), 0), pki.ras[0].key, 'SHA-256');
+    expect(await cmsFailure(() => verify(v.encode()))).toBe('badSignature');
+  });
+
+  test('§5.3 sid: an issuer Name sent in BER still names the DER certificate (compared as DER); another serial names none', () => {
+    const v = berVariant();
+    v.sidIssuer.lenBlock.isIndefiniteForm = true;
+    const named = parseSignedData(v.encode());
+    expect(findSignerCertificate(named, named.signedData.signerInfos[0]) && serialize(findSignerCertificate(named, named.signedData.signerInfos[0])!)).toEqual(pki.ras[0].der);
+    const serial = new Uint8Array(v.sidSerial.valueBlock.valueHexView);
+    serial[serial.length - 1] ^= 1;
+    v.sidSerial.valueBlock.valueHexView = serial;
+    const other = parseSignedData(v.encode());
+    expect(findSignerCertificate(other, other.signedData.signerInfos[0])).toBeUndefined();
   });
 });
 

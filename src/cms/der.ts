@@ -57,6 +57,18 @@ export function parseTree(der: ArrayBuffer | Uint8Array, what: string): Tree {
   return parsed.result;
 }
 
+/** The elements of a constructed node (none for a primitive or missing one). */
+export function childrenOf(node: Tree | undefined): Tree[] {
+  const value = (node as asn1js.Constructed | undefined)?.valueBlock?.value;
+  return Array.isArray(value) ? value : [];
+}
+
+/** The `i`th element of a constructed node, if any. */
+export const childOf = (node: Tree | undefined, i: number): Tree | undefined => childrenOf(node)[i];
+
+/** True for a context-specific `[tag]` node. */
+export const isContext = (node: Tree | undefined, tag: number): boolean => node?.idBlock.tagClass === 3 && node.idBlock.tagNumber === tag;
+
 /** Reads `tree` (from parseTree, or a part of it) as `type`; a mismatch becomes CmsError('malformed'). */
 export function fromTree<T>(tree: Tree, type: Ctor<T>, what: string): T {
   try {
@@ -102,5 +114,8 @@ function collect(node: asn1js.OctetString): Uint8Array {
 export const octets = (value: OctetString | ArrayBuffer): Uint8Array =>
   new Uint8Array(value instanceof OctetString ? value.buffer : value);
 
-export const equalBytes = (a: Uint8Array | ArrayBuffer, b: Uint8Array | ArrayBuffer): boolean =>
-  Buffer.from(a instanceof Uint8Array ? a : new Uint8Array(a)).equals(b instanceof Uint8Array ? b : new Uint8Array(b));
+/** A Buffer over the same memory (Buffer.from(Uint8Array) would copy it). */
+const view = (x: Uint8Array | ArrayBuffer): Buffer =>
+  x instanceof Uint8Array ? Buffer.from(x.buffer, x.byteOffset, x.byteLength) : Buffer.from(x);
+
+export const equalBytes = (a: Uint8Array | ArrayBuffer, b: Uint8Array | ArrayBuffer): boolean => view(a).equals(view(b));

@@ -7,10 +7,13 @@
  * an object that stands in for the Certificate where asn1-schema serializes a
  * CertificateChoices: asn1-schema asks it for its asn1js node (`toASN`), and that node writes
  * the stored bytes where asn1js would have written the encoding.
+ * Also kept here: the bytes a parsed value was decoded from (`noteReceived`), which may be BER;
+ * comparisons try them first and fall back to DER (`sameEncoding`).
  * Leaves out: parsing (a stand-in cannot be read back), anything not DER already.
  * @module
  */
-import { serialize } from './der.ts';
+import * as asn1js from 'asn1js';
+import { equalBytes, serialize } from './der.ts';
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -56,7 +59,53 @@ export function preEncoded<T extends object>(value: T): T {
   return p as unknown as T;
 }
 
+/**
+ * The DER of an Attribute (RFC 5652 §5.3: SEQUENCE { attrType, SET OF value }) whose values are
+ * DER already, encoded once per object and remembered. Written with asn1js around the values'
+ * bytes: asn1-schema decodes every ANY value again only to encode it (a third of a CertRep's
+ * attribute encoding). The values are not sorted, as asn1-schema does not sort them either (ours have one each).
+ */
+export function attributeDer(a: { readonly attrType: string; readonly attrValues: readonly ArrayBuffer[] }): Uint8Array {
+  const known = cache.get(a);
+  if (known) return new Uint8Array(known.der);
+  const der = new asn1js.Sequence({
+    value: [new asn1js.ObjectIdentifier({ value: a.attrType }), new asn1js.Set({ value: a.attrValues.map((v) => new RawNode(v) as unknown as asn1js.AsnType) })],
+  }).toBER();
+  cache.set(a, new PreEncoded(der));
+  return new Uint8Array(der);
+}
+
 /** The DER of `value`, encoded once per object. */
 export function derOf(value: object): Uint8Array {
   return new Uint8Array((preEncoded(value) as unknown as PreEncoded).der.slice(0)); // a copy: callers may write to it
+}
+
+const receivedAs = new WeakMap<object, Uint8Array>();
+
+/**
+ * Notes the bytes `value` was decoded from (a view of the received message, BER possibly). Not
+ * its DER: never written out by preEncoded; only compared (sameEncoding) or checked with a
+ * fallback by the caller.
+ */
+export function noteReceived(value: object, bytes: Uint8Array): void {
+  receivedAs.set(value, bytes);
+}
+
+/** The bytes `value` was decoded from, if noted. */
+export const receivedBytes = (value: object): Uint8Array | undefined => receivedAs.get(value);
+
+/**
+ * True when `a` and `b` have the same DER (a Name of a request against a Name of ours). Known
+ * bytes (received, or the DER already encoded) are compared first: equal bytes decode the same,
+ * so they encode the same. Only when they differ and one was received, possibly as BER, are
+ * both encoded as DER.
+ */
+export function sameEncoding(a: object, b: object): boolean {
+  const ra = receivedAs.get(a);
+  const rb = receivedAs.get(b);
+  const ka = ra ?? cache.get(a)?.der;
+  const kb = rb ?? cache.get(b)?.der;
+  if (ka && kb && equalBytes(ka, kb)) return true;
+  if (ka && kb && !ra && !rb) return false; // both DER already
+  return equalBytes(derOf(a), derOf(b));
 }

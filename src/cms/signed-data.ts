@@ -14,9 +14,9 @@ import type { Registry } from '../crypto/registry.ts';
 import { spkiOid } from '../crypto/spki-oid.ts';
 import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto/types.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { equalBytes, fromTree, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
+import { childOf, childrenOf, equalBytes, fromTree, isContext, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
-import { derOf, preEncoded } from './pre-encoded.ts';
+import { attributeDer, derOf, noteReceived, preEncoded, sameEncoding } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
 import { Attributes, CmsSignedData, RevocationInfoChoice, RevocationInfoChoices } from './schema.ts';
 
@@ -59,11 +59,6 @@ export function parseContentInfo(der: Uint8Array, expected: readonly string[]): 
   };
 }
 
-/** The `i`th element of a constructed node, if any. */
-function childOf(node: Tree | undefined, i: number): Tree | undefined {
-  const value = (node as asn1js.Constructed | undefined)?.valueBlock?.value;
-  return Array.isArray(value) ? value[i] : undefined;
-}
 
 /**
  * The embedded-BER tree asn1js built for a primitive OCTET STRING's contents while parsing the
@@ -88,10 +83,51 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
     const tree = embeddedTree(childOf(childOf(childOf(ci.tree, 2), 1), 0));
     if (tree) noteEmbedded(content, tree);
   } else if (eci.eContent?.any) content = octetsFromBer(eci.eContent.any);
+  if (ci.tree) noteSignedDataParts(signedData, ci.tree);
   const certificates = (signedData.certificates ?? []).flatMap((c) => (c.certificate ? [c.certificate] : []));
   const crls = ((signedData.crls ?? []) as RevocationInfoChoice[]).flatMap((c) => (c.crl ? [c.crl] : []));
   return { signedData, content, contentType: eci.eContentType, certificates, crls };
 }
+
+
+/**
+ * Notes the received bytes of the parts of a request read again later (pre-encoded.ts): each
+ * SignerInfo's signedAttrs (what the signature covers, RFC 5652 §5.4), the issuer Name of its
+ * sid, and each certificate's issuer Name, so that verifying and matching them encodes nothing.
+ * `tree` is the SignedData SEQUENCE that `sd` was decoded from (RFC 5652 §5.1: version,
+ * digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos). Where the tree
+ * does not line up with the decoded value nothing is noted, and the callers encode as before.
+ */
+function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
+  const fields = childrenOf(tree);
+  const signerNodes = childrenOf(fields.at(-1));
+  if (signerNodes.length === sd.signerInfos.length) {
+    sd.signerInfos.forEach((si, i) => {
+      const [, sid, , attrs] = childrenOf(signerNodes[i]);
+      if (isContext(attrs, 0) && si.signedAttrs) signedAttrsReceived.set(si, attrs.valueBeforeDecodeView);
+      const issuer = si.sid.issuerAndSerialNumber?.issuer;
+      if (issuer && sid?.idBlock.tagClass === 1) noteReceivedAt(issuer, childrenOf(sid)[0]);
+    });
+  }
+  const certNodes = childrenOf(fields.find((n) => isContext(n, 0)));
+  const choices = sd.certificates ?? [];
+  if (certNodes.length !== choices.length) return;
+  choices.forEach((choice, i) => {
+    const tbs = choice.certificate?.tbsCertificate;
+    if (!tbs || certNodes[i].idBlock.tagClass !== 1) return;
+    const tbsFields = childrenOf(childrenOf(certNodes[i])[0]);
+    // RFC 5280 §4.1: [0] version (absent for v1), serialNumber, signature, issuer.
+    noteReceivedAt(tbs.issuer, tbsFields[isContext(tbsFields[0], 0) ? 3 : 2]);
+  });
+}
+
+/** Notes `node`'s bytes as `value`'s when `node` is a universal SEQUENCE (a Name). */
+export function noteReceivedAt(value: object, node: Tree | undefined): void {
+  if (node && node.idBlock.tagClass === 1 && node.idBlock.tagNumber === 16) noteReceived(value, node.valueBeforeDecodeView);
+}
+
+/** Each parsed SignerInfo's signedAttrs as received ([0] IMPLICIT tag included). */
+const signedAttrsReceived = new WeakMap<SignerInfo, Uint8Array>();
 
 /** The certificate a SignerInfo names (RFC 5652 §5.3 sid), from the SignedData's certificates. */
 export function findSignerCertificate(sd: ParsedSignedData, signer: SignerInfo): Certificate | undefined {
@@ -100,14 +136,14 @@ export function findSignerCertificate(sd: ParsedSignedData, signer: SignerInfo):
 
 /**
  * True when a SignerIdentifier/RecipientIdentifier (same CHOICE) names `cert`. The Names are
- * compared as DER, each encoded once per object (derOf): our certificates are asked on every
- * request, a request's identifier for each certificate it is compared with.
+ * compared as DER (sameEncoding: by the bytes received or encoded already when they are equal,
+ * so a request's Names are not encoded again; our certificates' once per object).
  */
 export function identifies(id: SignerIdentifier, cert: Certificate): boolean {
   const ias = id.issuerAndSerialNumber;
   if (ias) {
     const tbs = cert.tbsCertificate;
-    return equalBytes(ias.serialNumber, tbs.serialNumber) && equalBytes(derOf(ias.issuer), derOf(tbs.issuer));
+    return equalBytes(ias.serialNumber, tbs.serialNumber) && sameEncoding(ias.issuer, tbs.issuer);
   }
   if (id.subjectKeyIdentifier) {
     const ski = subjectKeyIdentifierOf(cert);
@@ -160,16 +196,35 @@ export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki:
   const attrs = signer.signedAttrs;
   if (!attrs?.length) throw new CmsError('malformed', 'SignerInfo has no signed attributes');
   const [ct] = attributeValues(attrs, id_contentType);
-  if (!ct || !equalBytes(ct, serialize(new ContentTypeValue(sd.contentType)))) throw new CmsError('badSignature', 'content-type attribute does not match');
+  if (!ct || !equalBytes(ct, contentTypeDer(sd.contentType))) throw new CmsError('badSignature', 'content-type attribute does not match');
   const [md] = attributeValues(attrs, id_messageDigest);
   if (!md || !equalBytes(octetsFromBer(md), digest.hash(sd.content ?? new Uint8Array(0))))
     throw new CmsError('badSignature', 'message-digest attribute does not match the content');
   const spkiAlg = spkiAlgorithmOid(spki);
   if (spkiAlg !== signature.keyOid) throw new CmsError('badAlg', `${signature.name} cannot be made with a ${spkiAlg} key`);
-  // RFC 5652 §5.4: the signature covers the DER of SignedAttrs with an EXPLICIT SET OF tag.
-  const signedBytes = serialize(new Attributes(attrs));
-  if (!signature.verify(octets(signer.signature), signedBytes, spki, digest.name, parametersOf(signer.signatureAlgorithm))) throw new CmsError('badSignature', 'signature does not verify');
+  // RFC 5652 §5.4: the signature covers the DER of SignedAttrs with an EXPLICIT SET OF tag:
+  // the bytes received (the sender had to send DER, §5.3), retagged. A sender that signed the
+  // DER of what it sent in another encoding is still checked against the re-encoded set.
+  const sig = octets(signer.signature);
+  const verifies = (bytes: Uint8Array) => signature.verify(sig, bytes, spki, digest.name, parametersOf(signer.signatureAlgorithm));
+  const received = signedAttrsReceived.get(signer);
+  const asReceived = received?.slice();
+  if (asReceived) asReceived[0] = 0x31;
+  if (asReceived && verifies(asReceived)) return { digest, signature };
+  const encoded = serialize(new Attributes(attrs));
+  if ((asReceived && equalBytes(asReceived, encoded)) || !verifies(encoded)) throw new CmsError('badSignature', 'signature does not verify');
   return { digest, signature };
+}
+
+/** The DER of a content-type attribute value (RFC 5652 §11.1) per OID: few distinct, asked on every request. */
+const contentTypeDers = new Map<string, Uint8Array>();
+function contentTypeDer(oid: string): Uint8Array {
+  let der = contentTypeDers.get(oid);
+  if (!der) {
+    der = serialize(new ContentTypeValue(oid));
+    if (contentTypeDers.size < 64) contentTypeDers.set(oid, der); // a client may send any OID
+  }
+  return der;
 }
 
 @AsnType({ type: AsnTypeTypes.Choice })
@@ -252,7 +307,7 @@ export async function signData(o: SignOptions): Promise<Uint8Array> {
  */
 function derSorted(attrs: Attribute[]): Attribute[] {
   return attrs
-    .map((a) => ({ a, der: derOf(a) }))
+    .map((a) => ({ a, der: attributeDer(a) }))
     .sort((x, y) => Buffer.compare(x.der, y.der))
     .map((x) => preEncoded(x.a));
 }

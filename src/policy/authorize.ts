@@ -14,7 +14,7 @@ import type { CaIdentity } from '../ca/issuer.ts';
 import type { CsrInfo } from '../ca/csr.ts';
 import { serialHex, verifyCertificateSignature } from '../ca/certificate.ts';
 import { equalBytes } from '../cms/der.ts';
-import { derOf } from '../cms/pre-encoded.ts';
+import { derOf, receivedBytes } from '../cms/pre-encoded.ts';
 import { spkiOf } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { Store } from '../store/store.ts';
@@ -147,8 +147,11 @@ function nameProblem(csr: CsrInfo, sanTypes: ReadonlySet<string> | undefined): s
 /** The serial of `cert` if one of our CAs issued it, it is in validity and not revoked. */
 export function issuedByUs(cert: Certificate, env: Pick<AuthorizeEnv, 'registry' | 'cas' | 'store'>, now = new Date()): string | undefined {
   const tbs = cert.tbsCertificate;
-  // Our CA certificates' subjects and keys are encoded once for the process (derOf), not per request.
-  const issuerDer = derOf(tbs.issuer);
+  // Our CA certificates' subjects and keys are encoded once for the process (derOf), not per
+  // request. The request's certificate is compared by the issuer bytes it came with: a
+  // certificate we issued carries our CA's subject DER in its signed bytes (anything else fails
+  // the signature check below anyway), so nothing needs encoding.
+  const issuerDer = receivedBytes(tbs.issuer) ?? derOf(tbs.issuer);
   const ca = env.cas.find((c) => equalBytes(derOf(c.certificate.tbsCertificate.subject), issuerDer));
   if (!ca) return undefined;
   if (!verifyCertificateSignature(cert, spkiOf(ca.certificate), env.registry)) return undefined;
