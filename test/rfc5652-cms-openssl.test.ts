@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContentInfo, EnvelopedData } from '@peculiar/asn1-cms';
+import { Attribute, ContentInfo, EnvelopedData } from '@peculiar/asn1-cms';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1js from 'asn1js';
 import { ALGORITHMS } from '../algorithms/index.ts';
@@ -23,9 +23,10 @@ import { buildCrl } from '../src/ca/crl.ts';
 import { toPem } from '../src/ca/pem.ts';
 import { octets, serialize } from '../src/cms/der.ts';
 import { openEnvelope, sealEnvelope, type Recipient } from '../src/cms/enveloped-data.ts';
+import { attributeDer } from '../src/cms/pre-encoded.ts';
 import { CmsError } from '../src/cms/errors.ts';
 import { AuthEnvelopedData } from '../src/cms/schema.ts';
-import { id_ct_authEnvelopedData, id_data, id_envelopedData } from '../src/cms/oids.ts';
+import { id_contentType, id_ct_authEnvelopedData, id_data, id_envelopedData } from '../src/cms/oids.ts';
 import { certsOnly, findSignerCertificate, parseSignedData, signData, spkiOf, verifySignerInfo } from '../src/cms/signed-data.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 import { certRepAttributes } from '../src/scep/attributes.ts';
@@ -132,6 +133,12 @@ describe('RFC 5652 §5 SignedData, ours verified by openssl cms -verify', () => 
     ['SHA-256', 'sha256WithRSAEncryption'], ['SHA-384', 'sha384WithRSAEncryption'], ['SHA-512', 'sha512WithRSAEncryption'],
     ['SHA-1', 'sha1WithRSAEncryption'],
   ] as const;
+
+  it('§5.3 each signed attribute of a CertRep is written as the DER asn1-schema would write (attributeDer skips only its re-parse)', () => {
+    const attrs = [...scepAttributes(), new Attribute({ attrType: id_contentType, attrValues: [new asn1js.ObjectIdentifier({ value: id_data }).toBER()] })];
+    for (const a of attrs) expect(Buffer.from(attributeDer(a)).toString('hex')).toBe(Buffer.from(serialize(a)).toString('hex'));
+    expect(attributeDer(attrs[0])).toEqual(attributeDer(attrs[0])); // the second call is the remembered DER
+  });
 
   const sign = (digest: string, signature: string, content?: Uint8Array) =>
     signData({

@@ -68,11 +68,21 @@ export function preEncoded<T extends object>(value: T): T {
 export function attributeDer(a: { readonly attrType: string; readonly attrValues: readonly ArrayBuffer[] }): Uint8Array {
   const known = cache.get(a);
   if (known) return new Uint8Array(known.der);
-  const der = new asn1js.Sequence({
-    value: [new asn1js.ObjectIdentifier({ value: a.attrType }), new asn1js.Set({ value: a.attrValues.map((v) => new RawNode(v) as unknown as asn1js.AsnType) })],
-  }).toBER();
+  const raw = (der: ArrayBuffer) => new RawNode(der) as unknown as asn1js.AsnType;
+  const der = new asn1js.Sequence({ value: [raw(oidDer(a.attrType)), new asn1js.Set({ value: a.attrValues.map(raw) })] }).toBER();
   cache.set(a, new PreEncoded(der));
   return new Uint8Array(der);
+}
+
+/** The DER of an attribute type OID: a handful of them (RFC 8894 §3.2.1, RFC 5652 §11), each encoded once. */
+const oidDers = new Map<string, ArrayBuffer>();
+function oidDer(oid: string): ArrayBuffer {
+  let der = oidDers.get(oid);
+  if (!der) {
+    der = new asn1js.ObjectIdentifier({ value: oid }).toBER();
+    if (oidDers.size < 64) oidDers.set(oid, der);
+  }
+  return der;
 }
 
 /** The DER of `value`, encoded once per object. */
