@@ -16,7 +16,7 @@ import { AlgorithmIdentifier, Attribute, SubjectPublicKeyInfo } from '@peculiar/
 import { sign as signWithNode, verify as verifyWithNode } from 'node:crypto';
 import { promisify } from 'node:util';
 import { publicKeyFromSpki } from './keys.ts';
-import { parseSpki } from './spki-oid.ts';
+import { parseSpki, perSpki } from './spki-oid.ts';
 import type { PrivateKeyHandle, SignatureAlgorithm } from './types.ts';
 
 /**
@@ -83,17 +83,27 @@ export function encodeSpki(oid: string, publicKey: Uint8Array): Uint8Array {
  * has `length` bytes; otherwise undefined. Never throws.
  */
 export function rawPublicKey(spki: Uint8Array, oid: string, length: number): Uint8Array | undefined {
+  const known = parametersAbsentKey(spki);
+  return known && known.oid === oid && known.key.length === length ? known.key.slice() : undefined;
+}
+
+/**
+ * The OID and raw key of a DER SPKI whose parameters are absent, remembered per SPKI (perSpki):
+ * one PKIOperation checks the client's key three times (CMS signature, CSR, reply certificate)
+ * and our keys on every request.
+ */
+const parametersAbsentKey = perSpki((spki): { oid: string; key: Uint8Array } | undefined => {
   try {
     const info = parseSpki(spki); // the key's bytes, not tried as embedded BER (spki-oid.ts)
-    if (info.algorithm.algorithm !== oid || info.algorithm.parameters !== undefined) return undefined;
+    if (info.algorithm.parameters !== undefined) return undefined;
+    const oid = info.algorithm.algorithm;
     const key = new Uint8Array(info.subjectPublicKey);
-    if (key.length !== length) return undefined;
     // DER only: re-encoding must give the same bytes (no trailing data, no BER lengths, no unused bits).
-    return Buffer.from(encodeSpki(oid, key)).equals(spki) ? key : undefined;
+    return Buffer.from(encodeSpki(oid, key)).equals(spki) ? { oid, key } : undefined;
   } catch {
     return undefined;
   }
-}
+});
 
 export interface DecodedPrivateKey {
   /** privateKeyAlgorithm OID. */
