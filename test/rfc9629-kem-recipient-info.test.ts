@@ -35,6 +35,7 @@ import { RSA_2048 } from '../algorithms/rsa.ts';
 import { fromPem, toPem } from '../src/ca/pem.ts';
 import { fromTree, octets, parse, parseTree, serialize } from '../src/cms/der.ts';
 import { authAttributesAad, openEnvelope } from '../src/cms/enveloped-data.ts';
+import { derOf } from '../src/cms/pre-encoded.ts';
 import { CmsError, type CmsFailureName } from '../src/cms/errors.ts';
 import {
   CMSORIforKEMOtherInfo, KEMRecipientInfo, decryptKemri, encryptKemri, id_ori_kem, kdfInfo, kemRecipientInfo,
@@ -307,6 +308,8 @@ describe('encryptKemri → decryptKemri round trip', () => {
     const cek = new Uint8Array(randomBytes(32));
     const ri = await encryptKemri(cek, cert, registry, opts);
     expect(ri.ori?.oriType).toBe(id_ori_kem);
+    // RFC 5652 §6.2.5: the DER written for it (around the KEMRecipientInfo's bytes) is what asn1-schema writes.
+    expect(hex(derOf(ri))).toBe(hex(serialize(new RecipientInfo({ ori: new OtherRecipientInfo({ oriType: ri.ori!.oriType, oriValue: ri.ori!.oriValue }) }))));
     const kemri = kemRecipientInfo(ri)!;
     const wrapAlg = 'wrap' in opts ? registry.byName('key-wrap', opts.wrap) : defaultWrap;
     const kdfAlg = registry.byName('kdf', 'kdf' in opts ? opts.kdf : 'HKDF-SHA256');

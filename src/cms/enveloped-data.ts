@@ -219,11 +219,11 @@ export async function sealEnvelope(content: Uint8Array, recipient: Certificate, 
       encryptedContent: new EncryptedContent({ value: new OctetString(ciphertext) }),
     });
     if (cipher.aead) {
-      const env = new AuthEnvelopedData({ version: 0, recipientInfos: new RecipientInfos([ri]), authEncryptedContentInfo: eci, mac: new OctetString(tag!) });
+      const env = new AuthEnvelopedData({ version: 0, recipientInfos: new RecipientInfos([preEncoded(ri)]), authEncryptedContentInfo: eci, mac: new OctetString(tag!) });
       return wrap(id_ct_authEnvelopedData, env);
     }
     const version = ri.ori ? 3 : ri.kari ? 2 : 0;
-    return wrap(id_envelopedData, new EnvelopedData({ version, recipientInfos: new RecipientInfos([ri]), encryptedContentInfo: eci }));
+    return wrap(id_envelopedData, new EnvelopedData({ version, recipientInfos: new RecipientInfos([preEncoded(ri)]), encryptedContentInfo: eci }));
   } finally {
     cek.fill(0);
   }

@@ -14,11 +14,13 @@ import {
   OtherRecipientInfo, RecipientIdentifier, RecipientInfo,
 } from '@peculiar/asn1-cms';
 import { AsnProp, AsnPropTypes, OctetString } from '@peculiar/asn1-schema';
+import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, SubjectKeyIdentifier, type Certificate } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { octets, octetsFromBer, parse, serialize } from './der.ts';
+import { derOf, preEncoded, rawNode, remember } from './pre-encoded.ts';
 import { CmsError } from './errors.ts';
 
 /** id-ori-kem { iso(1) member-body(2) us(840) rsadsi(113549) pkcs(1) pkcs-9(9) smime(16) id-ori(13) 3 } */
@@ -117,7 +119,8 @@ export async function decryptKemri(kemri: KEMRecipientInfo, key: PrivateKeyHandl
 
 function recipientIdentifier(cert: Certificate, useSki: boolean): RecipientIdentifier {
   const tbs = cert.tbsCertificate;
-  if (!useSki) return new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: tbs.issuer, serialNumber: tbs.serialNumber }) });
+  // The issuer Name as DER encoded once per certificate object (pre-encoded.ts).
+  if (!useSki) return new RecipientIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: preEncoded(tbs.issuer), serialNumber: tbs.serialNumber }) });
   const ext = tbs.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
   if (!ext) throw new RangeError('recipient certificate has no subjectKeyIdentifier extension');
   return new RecipientIdentifier({ subjectKeyIdentifier: new SubjectKeyIdentifier(octetsFromBer(octets(ext.extnValue))) });
@@ -139,7 +142,7 @@ export async function encryptKemri(
   let sharedSecret: Uint8Array | undefined;
   let kek: Uint8Array | undefined;
   try {
-    const encapsulated = await kem.encapsulate(serialize(spkiInfo));
+    const encapsulated = await kem.encapsulate(derOf(spkiInfo));
     sharedSecret = encapsulated.sharedSecret;
     const kemri = new KEMRecipientInfo({
       version: CMSVersion.v0,
@@ -153,7 +156,12 @@ export async function encryptKemri(
     });
     kek = kdf.derive(sharedSecret, kdfInfo(kemri), wrap.keySize);
     kemri.encryptedKey = new OctetString(wrap.wrap(kek, cek));
-    return new RecipientInfo({ ori: new OtherRecipientInfo({ oriType: id_ori_kem, oriValue: serialize(kemri).slice().buffer }) });
+    const kemriDer = serialize(kemri).slice().buffer;
+    const ri = new RecipientInfo({ ori: new OtherRecipientInfo({ oriType: id_ori_kem, oriValue: kemriDer }) });
+    // ori [4] IMPLICIT OtherRecipientInfo (RFC 5652 §6.2.5) written around the KEMRecipientInfo's
+    // DER: asn1-schema would decode the ANY oriValue again only to encode it.
+    remember(ri, new Uint8Array(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 4 }, value: [new asn1js.ObjectIdentifier({ value: id_ori_kem }), rawNode(kemriDer)] }).toBER()));
+    return ri;
   } catch (err) {
     if (err instanceof CipherError) throw new CmsError('badAlg', `cannot encrypt to this ${kem.name} key`);
     throw err;

@@ -30,6 +30,9 @@ class RawNode {
   }
 }
 
+/** An asn1js node that writes `der` as is, for building a structure around bytes already encoded. */
+export const rawNode = (der: ArrayBuffer): asn1js.AsnType => new RawNode(der) as unknown as asn1js.AsnType;
+
 /** Stands in for a value (a Certificate, a TBSCertificate) in asn1-schema serialization. */
 class PreEncoded {
   constructor(readonly der: ArrayBuffer) {}
@@ -68,8 +71,7 @@ export function preEncoded<T extends object>(value: T): T {
 export function attributeDer(a: { readonly attrType: string; readonly attrValues: readonly ArrayBuffer[] }): Uint8Array {
   const known = cache.get(a);
   if (known) return new Uint8Array(known.der);
-  const raw = (der: ArrayBuffer) => new RawNode(der) as unknown as asn1js.AsnType;
-  const der = new asn1js.Sequence({ value: [raw(oidDer(a.attrType)), new asn1js.Set({ value: a.attrValues.map(raw) })] }).toBER();
+  const der = new asn1js.Sequence({ value: [rawNode(oidDer(a.attrType)), new asn1js.Set({ value: a.attrValues.map(rawNode) })] }).toBER();
   cache.set(a, new PreEncoded(der));
   return new Uint8Array(der);
 }
