@@ -20,10 +20,12 @@ export type Tree = asn1js.AsnType;
 /**
  * Trees asn1js already built for bytes that are the contents of a primitive OCTET STRING in a
  * structure parsed (and cost-checked) before: asn1js parses every such content as embedded BER
- * (signed-data.ts notes the pkcsPKIEnvelope inside a pkiMessage's eContent this way). Keyed by the
- * byte array object handed out as that content, so parseTree of exactly those bytes is free.
+ * (signed-data.ts notes the pkcsPKIEnvelope inside a pkiMessage's eContent this way), or that are
+ * an ANY decoded out of such a tree (enveloped-data.ts notes each KEMRecipientInfo, the oriValue
+ * of its RecipientInfo). Keyed by the byte array object handed out, so parseTree of exactly those
+ * bytes is free.
  */
-const embedded = new WeakMap<Uint8Array, Tree>();
+const embedded = new WeakMap<Uint8Array | ArrayBuffer, Tree>();
 
 /**
  * Notes that `bytes` (content of an OCTET STRING in a tree parseTree returned) were parsed as
@@ -31,8 +33,8 @@ const embedded = new WeakMap<Uint8Array, Tree>();
  * parseTree would have built from them (asn1js parses the same bytes the same way, and the
  * enclosing parse already checked their cost and stayed within asn1js's node and depth limits).
  */
-export function noteEmbedded(bytes: Uint8Array, tree: Tree): void {
-  if (tree.error || tree.blockLength !== bytes.length || !equalBytes(tree.valueBeforeDecodeView, bytes)) return;
+export function noteEmbedded(bytes: Uint8Array | ArrayBuffer, tree: Tree): void {
+  if (tree.error || tree.blockLength !== bytes.byteLength || !equalBytes(tree.valueBeforeDecodeView, bytes)) return;
   embedded.set(bytes, tree);
 }
 
@@ -42,9 +44,9 @@ export function noteEmbedded(bytes: Uint8Array, tree: Tree): void {
  * (der-limits.ts).
  */
 export function parseTree(der: ArrayBuffer | Uint8Array, what: string): Tree {
-  const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
-  const known = embedded.get(bytes);
+  const known = embedded.get(der);
   if (known) return known;
+  const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
   const costly = derCostProblem(bytes);
   if (costly) throw new CmsError('malformed', `${what}: ${costly}`);
   let parsed: ReturnType<typeof asn1js.fromBER>;

@@ -17,7 +17,7 @@ import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
 import * as asn1js from 'asn1js';
-import { childOf, childrenOf, fromTree, octets, parseTree, type Tree } from './der.ts';
+import { childOf, childrenOf, fromTree, isContext, noteEmbedded, octets, parseTree, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
 import { preEncoded } from './pre-encoded.ts';
 import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
@@ -117,7 +117,7 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
   const cipher = algorithm(registry, 'cipher', eci.contentEncryptionAlgorithm.algorithm);
   if (cipher.aead !== aead) throw new CmsError('badAlg', `${cipher.name} does not belong in ${aead ? 'AuthEnvelopedData' : 'EnvelopedData'}`);
   const ciphertext = encryptedBytes(eci);
-  noteRecipientIssuers(env.recipientInfos, tree);
+  noteRecipientInfos(env.recipientInfos, tree);
   const match = findRecipient(env.recipientInfos, recipients, registry);
   if (!match) throw new CmsError('undecryptable', 'no RecipientInfo names a certificate of ours');
 
@@ -137,17 +137,21 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
 }
 
 /**
- * Notes the received bytes of each KeyTransRecipientInfo's issuer Name (RFC 5652 §6.2.1: version,
- * rid, ...), so that matching it against our certificates encodes nothing (signed-data.ts
- * identifies). `tree` is the (Auth)EnvelopedData SEQUENCE; its recipientInfos is its only
- * universal SET (§6.1, RFC 5083 §2.1).
+ * Notes what the RecipientInfos' parse already holds, so that reading them encodes and decodes
+ * nothing again: each KeyTransRecipientInfo's issuer Name as received (RFC 5652 §6.2.1:
+ * version, rid, ...; matched by signed-data.ts identifies), and the tree of each ori's oriValue
+ * (§6.2.5: [4] { oriType, oriValue }; a KEMRecipientInfo, decoded by kemRecipientInfo).
+ * `tree` is the (Auth)EnvelopedData SEQUENCE; its recipientInfos is its only universal SET
+ * (§6.1, RFC 5083 §2.1).
  */
-function noteRecipientIssuers(infos: readonly RecipientInfo[], tree: Tree): void {
+function noteRecipientInfos(infos: readonly RecipientInfo[], tree: Tree): void {
   const nodes = childrenOf(childrenOf(tree).find((n) => n.idBlock.tagClass === 1 && n.idBlock.tagNumber === 17));
   if (nodes.length !== infos.length) return;
   infos.forEach((ri, i) => {
     const issuer = ri.ktri?.rid.issuerAndSerialNumber?.issuer;
     if (issuer && nodes[i].idBlock.tagClass === 1) noteReceivedAt(issuer, childOf(childOf(nodes[i], 1), 0));
+    const oriValue = childOf(nodes[i], 1);
+    if (ri.ori && isContext(nodes[i], 4) && oriValue) noteEmbedded(ri.ori.oriValue, oriValue);
   });
 }
 
