@@ -19,7 +19,7 @@ import { derCostProblem } from '../cms/der-limits.ts';
 import { equalBytes, octets, serialize } from '../cms/der.ts';
 import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
 import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
-import { nameToString } from './certificate.ts';
+import { nameToString, noteDerSpki } from './certificate.ts';
 
 export const CsrFailure = Object.freeze({
   /** Not a PKCS#10 request, or an attribute/extension that does not decode. */
@@ -148,6 +148,7 @@ function parseNew(der: Uint8Array): CsrInfo {
   if (info.version !== 0) throw malformed(`unknown CertificationRequestInfo version ${info.version}`); // RFC 2986 §4.1: v1(0)
   // The issued certificate must carry this key byte for byte, so it must already be DER.
   if (!equalBytes(serialize(info.subjectPKInfo), original.spki)) throw malformed('subjectPKInfo is not DER');
+  noteDerSpki(original.spki, info.subjectPKInfo); // so issuing neither parses nor checks it again
 
   const challenge = singleValue(request, id_challengePassword);
   let challengePassword: string | undefined;
