@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, Certificate, Extension, Extensions, Name,
-  RelativeDistinguishedName, TBSCertificate, Validity, Version, id_ce_subjectKeyIdentifier,
+  RelativeDistinguishedName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version, id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import type { Registry } from '../crypto/registry.ts';
 import { parseSpki } from '../crypto/spki-oid.ts';
@@ -62,15 +62,51 @@ export const extension = (extnID: string, value: unknown, critical = false): Ext
   new Extension({ extnID, critical, extnValue: new OctetString(serialize(value)) });
 
 /**
+ * SubjectPublicKeyInfos parsed and shown to be DER, by the byte array they were read from:
+ * csr.ts checks a request's key so (noteDerSpki), and signCertificate then neither parses nor
+ * re-encodes it again, nor does subjectKeyIdentifier. Sound as long as those bytes are not changed
+ * afterwards, which holds for received bytes here (csr.ts memoises parsed requests the same way).
+ */
+const derSpkis = new WeakMap<Uint8Array, SubjectPublicKeyInfo>();
+
+/** Notes that `der` is the DER of `spki` (the caller compared them), for signCertificate and subjectKeyIdentifier. */
+export function noteDerSpki(der: Uint8Array, spki: SubjectPublicKeyInfo): void {
+  remember(spki, der);
+  derSpkis.set(der, spki);
+}
+
+/**
+ * `der` parsed, refusing a key that is not DER: the certificate carries it as the bytes it came
+ * in, and an encoding asn1-schema would write differently is not one to sign as is.
+ */
+function derSpki(der: Uint8Array): SubjectPublicKeyInfo {
+  const known = derSpkis.get(der);
+  if (known) return known;
+  const spki = parseSpki(der);
+  if (!equalBytes(serialize(spki), der)) throw new RangeError('SubjectPublicKeyInfo is not DER; it would not be carried verbatim');
+  noteDerSpki(der, spki); // just shown to be its DER
+  return spki;
+}
+
+/**
+ * The AlgorithmIdentifier each signature algorithm signs certificates with, built once: it is
+ * written twice in every certificate (RFC 5280 §4.1.1.2, §4.1.2.3) and spliced in pre-encoded.
+ */
+const signatureIds = new WeakMap<SignatureAlgorithm, AlgorithmIdentifier>();
+function signatureId(alg: SignatureAlgorithm): AlgorithmIdentifier {
+  let id = signatureIds.get(alg);
+  if (!id) signatureIds.set(alg, (id = algorithmIdentifier(alg)));
+  return id;
+}
+
+/**
  * Builds and signs a v3 certificate. Validity times are UTCTime through 2049 and
  * GeneralizedTime from 2050 (RFC 5280 §4.1.2.5; asn1-x509 `Time` does the switch), seconds precision.
  */
 export async function signCertificate(t: CertificateTemplate, signer: Signer): Promise<Certificate> {
-  const spki = parseSpki(t.spki);
-  if (!equalBytes(serialize(spki), t.spki)) throw new RangeError('SubjectPublicKeyInfo is not DER; it would not be carried verbatim');
-  remember(spki, t.spki); // just shown to be its DER
+  const spki = derSpki(t.spki);
   if (spkiAlgorithmOid(signer.key.spki) !== signer.algorithm.keyOid) throw new TypeError(`${signer.algorithm.name} cannot sign with a ${signer.key.keyType} key`);
-  const signature = algorithmIdentifier(signer.algorithm);
+  const signature = signatureId(signer.algorithm);
   const tbsCertificate = new TBSCertificate({
     version: Version.v3,
     serialNumber: toBuffer(serialContent(t.serial)),
@@ -81,14 +117,23 @@ export async function signCertificate(t: CertificateTemplate, signer: Signer): P
     subjectPublicKeyInfo: spki,
     extensions: t.extensions.length ? new Extensions([...t.extensions]) : undefined,
   });
-  // Encoded with the issuer (our CA's subject, the same in every certificate: encoded once per
-  // process) and the key spliced in as the DER they have (pre-encoded.ts).
-  const tbsDer = serialize(new TBSCertificate({ ...tbsCertificate, issuer: preEncoded(t.issuer), subjectPublicKeyInfo: preEncoded(spki) }));
+  // Encoded with the parts whose DER is known or shared spliced in as bytes (pre-encoded.ts): the
+  // issuer (our CA's subject), the key (its DER is what we were given), the algorithm, and each
+  // extension (issuer.ts reuses the extension objects that are the same in every certificate).
+  // A Name and an Extension encode the same alone as in place (neither is implicitly tagged here).
+  const tbsDer = serialize(new TBSCertificate({
+    ...tbsCertificate,
+    signature: preEncoded(signature),
+    issuer: preEncoded(t.issuer),
+    subject: preEncoded(t.subject),
+    subjectPublicKeyInfo: preEncoded(spki),
+    extensions: t.extensions.length ? new Extensions(t.extensions.map(preEncoded)) : undefined,
+  }));
   const value = await signer.algorithm.sign(tbsDer, signer.key, signer.digest);
   const certificate = new Certificate({ tbsCertificate, signatureAlgorithm: signature, signatureValue: toBuffer(value) });
   // The TBSCertificate is encoded once: the certificate's DER splices in the bytes just signed.
   remember(tbsCertificate, tbsDer);
-  remember(certificate, serialize(new Certificate({ tbsCertificate: preEncoded(tbsCertificate), signatureAlgorithm: signature, signatureValue: toBuffer(value) })));
+  remember(certificate, serialize(new Certificate({ tbsCertificate: preEncoded(tbsCertificate), signatureAlgorithm: preEncoded(signature), signatureValue: toBuffer(value) })));
   return certificate;
 }
 
@@ -138,7 +183,7 @@ export function serialFromHex(hex: string): Uint8Array {
  * fixed by that method (an identifier, not a security function), so it does not go through the registry.
  */
 export function subjectKeyIdentifier(spki: Uint8Array): Uint8Array {
-  const key = parseSpki(spki).subjectPublicKey;
+  const key = (derSpkis.get(spki) ?? parseSpki(spki)).subjectPublicKey;
   return new Uint8Array(createHash('sha1').update(new Uint8Array(key)).digest());
 }
 

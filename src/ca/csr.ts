@@ -19,7 +19,7 @@ import { derCostProblem } from '../cms/der-limits.ts';
 import { equalBytes, octets, serialize } from '../cms/der.ts';
 import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
 import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
-import { nameToString } from './certificate.ts';
+import { nameToString, noteDerSpki } from './certificate.ts';
 
 export const CsrFailure = Object.freeze({
   /** Not a PKCS#10 request, or an attribute/extension that does not decode. */
@@ -69,6 +69,41 @@ function decode<T>(der: ArrayBuffer | Uint8Array, type: new () => T, what: strin
   }
 }
 
+/**
+ * An encoding inside the request, with the node of the request's tree that asn1js built for it
+ * when that node is known: the value of an attribute, or the contents of an extension's extnValue
+ * (asn1js parses an OCTET STRING's contents as embedded BER, and keeps the tree when that parse
+ * took all of them).
+ */
+interface Part {
+  readonly bytes: ArrayBuffer | Uint8Array;
+  readonly node?: asn1js.AsnType;
+}
+
+/**
+ * decode(part.bytes) read from the node asn1js already built, instead of parsing the bytes a
+ * second time (the value of an extensionRequest, then its subjectAltName, were each parsed again).
+ * Same answer: AsnConvert.parse is asn1js.fromBER of the bytes, then AsnParser.fromASN of the
+ * tree; a node that decoded without error from exactly these bytes is that tree (asn1js parses
+ * the same bytes the same way; standing alone, it has at least the depth and node budget it had
+ * inside the request). Any other node, or none, falls back to decode.
+ */
+function decodePart<T>(part: Part, type: new () => T, what: string): T {
+  const { node, bytes } = part;
+  if (!node || node.error || !equalBytes(node.valueBeforeDecodeView, bytes)) return decode(bytes, type, what);
+  try {
+    return AsnParser.fromASN(node, type);
+  } catch (err) {
+    throw malformed(`${what}: ${(err as Error).message}`, err);
+  }
+}
+
+/** The children of a constructed asn1js node (none for anything else). */
+const children = (node: asn1js.AsnType | undefined): asn1js.AsnType[] => {
+  const value = (node?.valueBlock as { value?: unknown } | undefined)?.value;
+  return Array.isArray(value) ? value : [];
+};
+
 /** The request's asn1js tree: one DER/BER SEQUENCE that is all of `der`. */
 function requestTree(der: Uint8Array): asn1js.Sequence {
   let parsed: ReturnType<typeof asn1js.fromBER>;
@@ -100,19 +135,34 @@ function requestOf(tree: asn1js.Sequence): CertificationRequest {
   }
 }
 
-/** Values of the single attribute of `type`; a repeated attribute is malformed (RFC 2985 §5.4: single-valued). */
-function singleValue(request: CertificationRequest, type: string): ArrayBuffer | undefined {
-  const found = (request.certificationRequestInfo.attributes ?? []).filter((a) => a.type === type);
+/**
+ * The value of the single attribute of `type`; a repeated attribute is malformed (RFC 2985 §5.4:
+ * single-valued). `tree` is the request's: attributes are the [0] element of
+ * certificationRequestInfo (RFC 2986 §4.1), Attribute ::= SEQUENCE { type, values SET }.
+ */
+function singleValue(request: CertificationRequest, tree: asn1js.Sequence, type: string): Part | undefined {
+  const attributes = request.certificationRequestInfo.attributes ?? [];
+  const found = attributes.filter((a) => a.type === type);
   if (found.length === 0) return undefined;
   if (found.length > 1 || found[0].values.length !== 1) throw malformed(`attribute ${type} must occur once with one value`);
-  return found[0].values[0];
+  const attribute = children(children(children(tree)[0])[3])[attributes.indexOf(found[0])];
+  return { bytes: found[0].values[0], node: children(children(attribute)[1])[0] };
+}
+
+/** The contents of each extension's extnValue, with asn1js's embedded tree of them (Extension ::= SEQUENCE { extnID, critical, extnValue }). */
+function extnValues(extensions: readonly Extension[], extReq: Part | undefined): Part[] {
+  const nodes = children(extReq?.node);
+  return extensions.map((ext, i) => {
+    const extnValue = children(nodes[i]).at(-1);
+    return { bytes: octets(ext.extnValue), node: children(extnValue)[0] };
+  });
 }
 
 /** GeneralName kinds we carry over, with their OpenSSL-style prefixes (RFC 5280 §4.2.1.6). */
-function sansOf(extensions: readonly Extension[]): string[] {
-  const ext = extensions.find((e) => e.extnID === id_ce_subjectAltName);
-  if (!ext) return [];
-  return [...decode(octets(ext.extnValue), SubjectAlternativeName, 'subjectAltName')].flatMap((gn) => {
+function sansOf(extensions: readonly Extension[], values: readonly Part[]): string[] {
+  const i = extensions.findIndex((e) => e.extnID === id_ce_subjectAltName);
+  if (i < 0) return [];
+  return [...decodePart(values[i], SubjectAlternativeName, 'subjectAltName')].flatMap((gn) => {
     if (gn.dNSName !== undefined) return [`DNS:${gn.dNSName}`];
     // RFC 5280 §4.2.1.6: 4 octets (IPv4) or 16 (IPv6); anything else (a mask, odd lengths) cannot be issued.
     if (gn.iPAddress !== undefined && !isIP(gn.iPAddress)) throw malformed('subjectAltName iPAddress is not 4 or 16 octets');
@@ -148,22 +198,23 @@ function parseNew(der: Uint8Array): CsrInfo {
   if (info.version !== 0) throw malformed(`unknown CertificationRequestInfo version ${info.version}`); // RFC 2986 §4.1: v1(0)
   // The issued certificate must carry this key byte for byte, so it must already be DER.
   if (!equalBytes(serialize(info.subjectPKInfo), original.spki)) throw malformed('subjectPKInfo is not DER');
+  noteDerSpki(original.spki, info.subjectPKInfo); // so issuing neither parses nor checks it again
 
-  const challenge = singleValue(request, id_challengePassword);
+  const challenge = singleValue(request, tree, id_challengePassword);
   let challengePassword: string | undefined;
   if (challenge) {
     // RFC 2985 §5.4.1: DirectoryString; IA5String is accepted too (seen from old clients).
-    const v = decode(challenge, AttributeValue, 'challengePassword');
+    const v = decodePart(challenge, AttributeValue, 'challengePassword');
     challengePassword = v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.bmpString ?? v.universalString;
     if (challengePassword === undefined) throw malformed('challengePassword is not a string');
   }
 
-  const extReq = singleValue(request, id_extensionRequest);
-  const extensions = extReq ? [...decode(extReq, ExtensionRequest, 'extensionRequest')] : [];
+  const extReq = singleValue(request, tree, id_extensionRequest);
+  const extensions = extReq ? [...decodePart(extReq, ExtensionRequest, 'extensionRequest')] : [];
   if (new Set(extensions.map((e) => e.extnID)).size !== extensions.length) throw malformed('extensionRequest repeats an extension');
 
-  const smime = singleValue(request, id_smimeCapabilities);
-  const smimeCiphers = smime ? [...decode(smime, SMIMECapabilities, 'smimeCapabilities')].map((c) => c.algorithm) : [];
+  const smime = singleValue(request, tree, id_smimeCapabilities);
+  const smimeCiphers = smime ? [...decodePart(smime, SMIMECapabilities, 'smimeCapabilities')].map((c) => c.algorithm) : [];
 
   let subjectString: string;
   try {
@@ -180,7 +231,7 @@ function parseNew(der: Uint8Array): CsrInfo {
     spki: original.spki,
     ...(challengePassword !== undefined ? { challengePassword } : {}),
     extensions: Object.freeze(extensions),
-    sans: Object.freeze(sansOf(extensions)),
+    sans: Object.freeze(sansOf(extensions, extnValues(extensions, extReq))),
     smimeCiphers: Object.freeze(smimeCiphers),
   });
 }

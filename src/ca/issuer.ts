@@ -64,16 +64,47 @@ const DAY_MS = 86_400_000;
  * keyAgreement (ECDH). An unknown key type gets digitalSignature.
  */
 export function endEntityKeyUsage(spki: Uint8Array, registry: Registry): KeyUsage {
-  return keyUsageFor(registry.keyTypeOf(spki)?.usages ?? ['sign']);
+  return new KeyUsage(endEntityKeyUsageFlags(spki, registry));
 }
+
+const endEntityKeyUsageFlags = (spki: Uint8Array, registry: Registry): number => keyUsageFlags(registry.keyTypeOf(spki)?.usages ?? ['sign']);
 
 /** keyUsage bits for a key type's usages (an RA key generated as 'ecdh-p256' gets keyAgreement only). */
 export function keyUsageFor(usages: KeyType['usages']): KeyUsage {
-  return new KeyUsage(
+  return new KeyUsage(keyUsageFlags(usages));
+}
+
+function keyUsageFlags(usages: KeyType['usages']): number {
+  return (
     (usages.includes('sign') ? KeyUsageFlags.digitalSignature : 0) |
-      (usages.includes('encrypt') ? KeyUsageFlags.keyEncipherment : 0) |
-      (usages.includes('agree') ? KeyUsageFlags.keyAgreement : 0),
+    (usages.includes('encrypt') ? KeyUsageFlags.keyEncipherment : 0) |
+    (usages.includes('agree') ? KeyUsageFlags.keyAgreement : 0)
   );
+}
+
+/**
+ * Extensions that are the same in every certificate of a CA, a policy and a key type
+ * (basicConstraints, keyUsage, extendedKeyUsage, cRLDistributionPoints), built once per process
+ * and kept by what determines their DER: signCertificate splices each one in as the bytes encoded
+ * the first time (pre-encoded.ts), instead of encoding it again for every certificate. A profile
+ * set holds a handful; the memo starts over past 256 so no caller can grow it without bound.
+ */
+const shared = new Map<string, Extension>();
+function sharedExtension(key: string, build: () => Extension): Extension {
+  let ext = shared.get(key);
+  if (!ext) {
+    if (shared.size >= 256) shared.clear();
+    shared.set(key, (ext = build()));
+  }
+  return ext;
+}
+
+/** authorityKeyIdentifier (RFC 5280 §4.2.1.1) per CA certificate: its key identifier, read once. */
+const authorityKeyIds = new WeakMap<Certificate, Extension>();
+function authorityKeyId(ca: Certificate): Extension {
+  let ext = authorityKeyIds.get(ca);
+  if (!ext) authorityKeyIds.set(ca, (ext = extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifierOf(ca)) }))));
+  return ext;
 }
 
 /** The requested SANs we carry over (RFC 5280 §4.2.1.6), as GeneralNames. */
@@ -103,21 +134,26 @@ export async function issueCertificate(
   const notBefore = new Date(now.getTime() - SKEW_MS);
   if (notAfter <= notBefore) throw new RangeError('the CA certificate has expired');
 
+  const keyUsage = endEntityKeyUsageFlags(csr.spki, registry);
   const extensions: Extension[] = [
-    extension(id_ce_basicConstraints, new BasicConstraints({ cA: false }), true),
-    extension(id_ce_keyUsage, endEntityKeyUsage(csr.spki, registry), true),
+    sharedExtension('basicConstraints', () => extension(id_ce_basicConstraints, new BasicConstraints({ cA: false }), true)),
+    sharedExtension(`keyUsage ${keyUsage}`, () => extension(id_ce_keyUsage, new KeyUsage(keyUsage), true)),
   ];
-  if (policy.extendedKeyUsage.length) extensions.push(extension(id_ce_extKeyUsage, new ExtendedKeyUsage([...policy.extendedKeyUsage])));
+  const eku = policy.extendedKeyUsage;
+  if (eku.length) extensions.push(sharedExtension(`extKeyUsage ${eku.join(' ')}`, () => extension(id_ce_extKeyUsage, new ExtendedKeyUsage([...eku]))));
   extensions.push(
     extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(subjectKeyIdentifier(csr.spki))),
-    extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifierOf(ca.certificate)) })),
+    authorityKeyId(ca.certificate),
   );
   const names = generalNames(csr.sans);
   // RFC 5280 §4.2.1.6: with an empty subject, subjectAltName is critical.
   if (names.length) extensions.push(extension(id_ce_subjectAltName, new SubjectAlternativeName(names), csr.subject.length === 0));
-  if (policy.crlDistributionPoint) {
-    const fullName = [new GeneralName({ uniformResourceIdentifier: policy.crlDistributionPoint })];
-    extensions.push(extension(id_ce_cRLDistributionPoints, new CRLDistributionPoints([new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName }) })])));
+  const uri = policy.crlDistributionPoint;
+  if (uri) {
+    extensions.push(sharedExtension(`cRLDistributionPoints ${uri}`, () => {
+      const fullName = [new GeneralName({ uniformResourceIdentifier: uri })];
+      return extension(id_ce_cRLDistributionPoints, new CRLDistributionPoints([new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName }) })]));
+    }));
   }
 
   const certificate = await signCertificate(
