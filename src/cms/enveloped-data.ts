@@ -19,12 +19,12 @@ import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
 import * as asn1js from 'asn1js';
 import { childOf, childrenOf, fromTree, isContext, noteEmbedded, octets, parseTree, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
-import { preEncoded } from './pre-encoded.ts';
+import { noteReceivedAt, preEncoded } from './pre-encoded.ts';
 import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.ts';
 import { decryptKemri, encryptKemri, kemRecipientInfo } from './kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.ts';
 import { AuthEnvelopedData } from './schema.ts';
-import { identifies, noteReceivedAt, parseContentInfo, spkiAlgorithmOid, spkiOf, wrap } from './signed-data.ts';
+import { identifies, parseContentInfo, spkiAlgorithmOid, spkiOf, wrap } from './signed-data.ts';
 
 /** A certificate we can receive at, with its private key. */
 export interface Recipient {

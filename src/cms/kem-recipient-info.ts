@@ -19,8 +19,8 @@ import { AlgorithmIdentifier, SubjectKeyIdentifier, type Certificate } from '@pe
 import type { Registry } from '../crypto/registry.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { CipherError, UnsupportedAlgorithmError } from '../crypto/types.ts';
-import { octets, octetsFromBer, parse, serialize } from './der.ts';
-import { derOf, preEncoded, rawNode, remember } from './pre-encoded.ts';
+import { childOf, fromTree, octets, octetsFromBer, parseTree, serialize } from './der.ts';
+import { derOf, noteReceivedAt, preEncoded, rawNode, remember } from './pre-encoded.ts';
 import { CmsError } from './errors.ts';
 
 /** id-ori-kem { iso(1) member-body(2) us(840) rsadsi(113549) pkcs(1) pkcs-9(9) smime(16) id-ori(13) 3 } */
@@ -78,7 +78,12 @@ export class CMSORIforKEMOtherInfo {
 /** The KEMRecipientInfo inside RecipientInfo.ori, if oriType is id-ori-kem (throws CmsError('malformed') if it is but does not parse). */
 export function kemRecipientInfo(ri: RecipientInfo): KEMRecipientInfo | undefined {
   if (ri.ori?.oriType !== id_ori_kem) return undefined;
-  return parse(ri.ori.oriValue, KEMRecipientInfo, 'KEMRecipientInfo');
+  const tree = parseTree(ri.ori.oriValue, 'KEMRecipientInfo');
+  const kemri = fromTree(tree, KEMRecipientInfo, 'KEMRecipientInfo');
+  // rid (RFC 9629 §3: version, rid, ...): its issuer Name as received, matched without encoding (signed-data.ts identifies).
+  const issuer = kemri.rid.issuerAndSerialNumber?.issuer;
+  if (issuer) noteReceivedAt(issuer, childOf(childOf(tree, 1), 0));
+  return kemri;
 }
 
 /** RFC 9629 §5: info = DER(CMSORIforKEMOtherInfo), built from the wrap, kekLength and ukm as received or sent. */

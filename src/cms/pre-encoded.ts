@@ -13,7 +13,7 @@
  * @module
  */
 import * as asn1js from 'asn1js';
-import { equalBytes, serialize } from './der.ts';
+import { equalBytes, serialize, type Tree } from './der.ts';
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -101,6 +101,11 @@ const receivedAs = new WeakMap<object, Uint8Array>();
  */
 export function noteReceived(value: object, bytes: Uint8Array): void {
   receivedAs.set(value, bytes);
+}
+
+/** Notes `node`'s bytes as `value`'s when `node` is a universal SEQUENCE (a Name, in the tree it was decoded from). */
+export function noteReceivedAt(value: object, node: Tree | undefined): void {
+  if (node && node.idBlock.tagClass === 1 && node.idBlock.tagNumber === 16) noteReceived(value, node.valueBeforeDecodeView);
 }
 
 /** The bytes `value` was decoded from, if noted. */

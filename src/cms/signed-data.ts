@@ -16,7 +16,7 @@ import type { Digest, DigestName, PrivateKeyHandle, SignatureAlgorithm } from '.
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { childOf, childrenOf, equalBytes, fromTree, isContext, noteEmbedded, octets, octetsFromBer, parseTree, serialize, type Tree } from './der.ts';
 import { CmsError } from './errors.ts';
-import { attributeDer, derOf, noteReceived, preEncoded, sameEncoding } from './pre-encoded.ts';
+import { attributeDer, derOf, noteReceivedAt, preEncoded, sameEncoding } from './pre-encoded.ts';
 import { id_contentType, id_data, id_messageDigest, id_signedData } from './oids.ts';
 import { Attributes, CmsSignedData, RevocationInfoChoice, RevocationInfoChoices } from './schema.ts';
 
@@ -121,10 +121,6 @@ function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
   });
 }
 
-/** Notes `node`'s bytes as `value`'s when `node` is a universal SEQUENCE (a Name). */
-export function noteReceivedAt(value: object, node: Tree | undefined): void {
-  if (node && node.idBlock.tagClass === 1 && node.idBlock.tagNumber === 16) noteReceived(value, node.valueBeforeDecodeView);
-}
 
 /** Each parsed SignerInfo's signedAttrs as received ([0] IMPLICIT tag included). */
 const signedAttrsReceived = new WeakMap<SignerInfo, Uint8Array>();
