@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,7 +137,9 @@ describe('RFC 5652 §5 SignedData, ours verified by openssl cms -verify', () => 
   it('§5.3 each signed attribute of a CertRep is written as the DER asn1-schema would write (attributeDer skips only its re-parse)', () => {
     const attrs = [...scepAttributes(), new Attribute({ attrType: id_contentType, attrValues: [new asn1js.ObjectIdentifier({ value: id_data }).toBER()] })];
     for (const a of attrs) expect(Buffer.from(attributeDer(a)).toString('hex')).toBe(Buffer.from(serialize(a)).toString('hex'));
-    expect(attributeDer(attrs[0])).toEqual(attributeDer(attrs[0])); // the second call is the remembered DER
+    const first = attributeDer(attrs[0]);
+    first[first.length - 1] ^= 1; // each call hands out a copy: a caller writing to it changes nothing
+    expect(attributeDer(attrs[0])).toEqual(new Uint8Array(serialize(attrs[0])));
   });
 
   const sign = (digest: string, signature: string, content?: Uint8Array) =>
@@ -281,6 +283,30 @@ describe('RFC 5652 §5.4 signed attributes sent in BER: verified as received, el
     expect(verify(v.encode()).digest.name).toBe('SHA-256');
     v.signature.valueBlock.valueHexView = await rsa.sign(Uint8Array.of(...v.sentAttrs(), 0), pki.ras[0].key, 'SHA-256');
     expect(await cmsFailure(() => verify(v.encode()))).toBe('badSignature');
+  });
+
+  test('§5.1: elements after signerInfos are not what gets verified (a SignerInfo appended after the real one cannot lend its signature)', async () => {
+    // A signature the signer made over its own attributes (for the content OpenSSL signed)...
+    openssl(['cms', '-sign', '-md', 'sha256', '-nodetach', '-binary', '-outform', 'DER', '-in', path('plain.bin'), '-signer', RA_CERT(), '-inkey', RA_KEY(), '-out', path('lend.der')]);
+    const tree = asn1js.fromBER(read('lend.der')).result;
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const signedData = kids(kids(tree)[1])[0];
+    const original = asn1js.fromBER(kids(signedData).at(-1)!.toBER()).result; // an independent copy of signerInfos
+    // ...then other content, the decoded SignerInfo's messageDigest made to match it, the real
+    // signerInfos appended after the one asn1-schema decodes.
+    const other = new Uint8Array(randomBytes(100));
+    const eContent = kids(kids(kids(signedData)[2])[1])[0] as asn1js.OctetString;
+    eContent.valueBlock.value = [];
+    eContent.valueBlock.valueHexView = other;
+    const attrs = kids(kids(kids(signedData).at(-1)!)[0])[3];
+    const md = kids(attrs).find((a) => (kids(a)[0] as asn1js.ObjectIdentifier).valueBlock.toString() === '1.2.840.113549.1.9.4')!;
+    const digest = kids(kids(md)[1])[0] as asn1js.OctetString;
+    digest.valueBlock.valueHexView = new Uint8Array(createHash('sha256').update(other).digest());
+    kids(signedData).push(original);
+    const forged = new Uint8Array(tree.toBER());
+    const sd = parseSignedData(forged);
+    expect(sd.content).toEqual(other); // asn1-schema decodes the first signerInfos and ignores what follows
+    expect(await cmsFailure(() => verifySignerInfo(sd, sd.signedData.signerInfos[0], spkiOf(findSignerCertificate(sd, sd.signedData.signerInfos[0])!), registry))).toBe('badSignature');
   });
 
   test('§5.3 sid: an issuer Name sent in BER still names the DER certificate (compared as DER); another serial names none', () => {

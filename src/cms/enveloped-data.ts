@@ -141,11 +141,13 @@ export async function openEnvelope(der: Uint8Array, recipients: readonly Recipie
  * nothing again: each KeyTransRecipientInfo's issuer Name as received (RFC 5652 §6.2.1:
  * version, rid, ...; matched by signed-data.ts identifies), and the tree of each ori's oriValue
  * (§6.2.5: [4] { oriType, oriValue }; a KEMRecipientInfo, decoded by kemRecipientInfo).
- * `tree` is the (Auth)EnvelopedData SEQUENCE; its recipientInfos is its only universal SET
- * (§6.1, RFC 5083 §2.1).
+ * `tree` is the (Auth)EnvelopedData SEQUENCE: version, [0] originatorInfo, recipientInfos (§6.1,
+ * RFC 5083 §2.1), taken in that order as asn1-schema decoded them.
  */
 function noteRecipientInfos(infos: readonly RecipientInfo[], tree: Tree): void {
-  const nodes = childrenOf(childrenOf(tree).find((n) => n.idBlock.tagClass === 1 && n.idBlock.tagNumber === 17));
+  const fields = childrenOf(tree);
+  const set = fields[isContext(fields[1], 0) ? 2 : 1];
+  const nodes = set?.idBlock.tagClass === 1 && set.idBlock.tagNumber === 17 ? childrenOf(set) : [];
   if (nodes.length !== infos.length) return;
   infos.forEach((ri, i) => {
     const issuer = ri.ktri?.rid.issuerAndSerialNumber?.issuer;

@@ -70,10 +70,10 @@ export function preEncoded<T extends object>(value: T): T {
  */
 export function attributeDer(a: { readonly attrType: string; readonly attrValues: readonly ArrayBuffer[] }): Uint8Array {
   const known = cache.get(a);
-  if (known) return new Uint8Array(known.der);
+  if (known) return new Uint8Array(known.der.slice(0)); // a copy: callers may write to it
   const der = new asn1js.Sequence({ value: [rawNode(oidDer(a.attrType)), new asn1js.Set({ value: a.attrValues.map(rawNode) })] }).toBER();
   cache.set(a, new PreEncoded(der));
-  return new Uint8Array(der);
+  return new Uint8Array(der.slice(0));
 }
 
 /** The DER of an attribute type OID: a handful of them (RFC 8894 §3.2.1, RFC 5652 §11), each encoded once. */

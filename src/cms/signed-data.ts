@@ -95,21 +95,31 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
  * SignerInfo's signedAttrs (what the signature covers, RFC 5652 §5.4), the issuer Name of its
  * sid, and each certificate's issuer Name, so that verifying and matching them encodes nothing.
  * `tree` is the SignedData SEQUENCE that `sd` was decoded from (RFC 5652 §5.1: version,
- * digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos). Where the tree
- * does not line up with the decoded value nothing is noted, and the callers encode as before.
+ * digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos). The nodes are
+ * taken in that order, as asn1-schema decoded them: it ignores elements after the last field, so
+ * "the last element" could be another signerInfos than the one decoded (a signature lent from
+ * another message, checked against the decoded attributes). Each SignerInfo node must also carry
+ * the decoded signature value. Where the tree does not line up with the decoded value nothing is
+ * noted, and the callers encode as before.
  */
 function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
   const fields = childrenOf(tree);
-  const signerNodes = childrenOf(fields.at(-1));
+  let at = 3;
+  const certsNode = isContext(fields[at], 0) ? fields[at++] : undefined;
+  if (isContext(fields[at], 1)) at++;
+  const signersNode = fields[at];
+  const signerNodes = signersNode?.idBlock.tagClass === 1 && signersNode.idBlock.tagNumber === 17 ? childrenOf(signersNode) : [];
   if (signerNodes.length === sd.signerInfos.length) {
     sd.signerInfos.forEach((si, i) => {
-      const [, sid, , attrs] = childrenOf(signerNodes[i]);
+      const [, sid, , attrs, , signature] = childrenOf(signerNodes[i]);
+      // RFC 5652 §5.3: version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature.
+      if (!(signature instanceof asn1js.OctetString) || !equalBytes(signature.valueBlock.valueHexView, octets(si.signature))) return;
       if (isContext(attrs, 0) && si.signedAttrs) signedAttrsReceived.set(si, attrs.valueBeforeDecodeView);
       const issuer = si.sid.issuerAndSerialNumber?.issuer;
       if (issuer && sid?.idBlock.tagClass === 1) noteReceivedAt(issuer, childrenOf(sid)[0]);
     });
   }
-  const certNodes = childrenOf(fields.find((n) => isContext(n, 0)));
+  const certNodes = childrenOf(certsNode);
   const choices = sd.certificates ?? [];
   if (certNodes.length !== choices.length) return;
   choices.forEach((choice, i) => {
@@ -117,7 +127,10 @@ function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
     if (!tbs || certNodes[i].idBlock.tagClass !== 1) return;
     const tbsFields = childrenOf(childrenOf(certNodes[i])[0]);
     // RFC 5280 §4.1: [0] version (absent for v1), serialNumber, signature, issuer.
-    noteReceivedAt(tbs.issuer, tbsFields[isContext(tbsFields[0], 0) ? 3 : 2]);
+    const first = isContext(tbsFields[0], 0) ? 1 : 0;
+    const serial = tbsFields[first];
+    if (!(serial instanceof asn1js.Integer) || !equalBytes(serial.valueBlock.valueHexView, tbs.serialNumber)) return;
+    noteReceivedAt(tbs.issuer, tbsFields[first + 2]);
   });
 }
 
@@ -212,15 +225,11 @@ export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki:
   return { digest, signature };
 }
 
-/** The DER of a content-type attribute value (RFC 5652 §11.1) per OID: few distinct, asked on every request. */
-const contentTypeDers = new Map<string, Uint8Array>();
+/** The DER of a content-type attribute value (RFC 5652 §11.1); id-data's, the one SCEP uses, encoded once. */
+let dataContentTypeDer: Uint8Array | undefined;
 function contentTypeDer(oid: string): Uint8Array {
-  let der = contentTypeDers.get(oid);
-  if (!der) {
-    der = serialize(new ContentTypeValue(oid));
-    if (contentTypeDers.size < 64) contentTypeDers.set(oid, der); // a client may send any OID
-  }
-  return der;
+  if (oid !== id_data) return serialize(new ContentTypeValue(oid));
+  return (dataContentTypeDer ??= serialize(new ContentTypeValue(oid)));
 }
 
 @AsnType({ type: AsnTypeTypes.Choice })
