@@ -114,7 +114,7 @@ function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
       const [, sid, , attrs, , signature] = childrenOf(signerNodes[i]);
       // RFC 5652 §5.3: version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature.
       if (!(signature instanceof asn1js.OctetString) || !equalBytes(signature.valueBlock.valueHexView, octets(si.signature))) return;
-      if (isContext(attrs, 0) && si.signedAttrs) signedAttrsReceived.set(si, attrs.valueBeforeDecodeView);
+      if (isContext(attrs, 0) && si.signedAttrs && sameAttributes(si.signedAttrs, childrenOf(attrs))) signedAttrsReceived.set(si, attrs.valueBeforeDecodeView);
       const issuer = si.sid.issuerAndSerialNumber?.issuer;
       if (issuer && sid?.idBlock.tagClass === 1) noteReceivedAt(issuer, childrenOf(sid)[0]);
     });
@@ -134,6 +134,18 @@ function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
   });
 }
 
+
+/**
+ * True when `nodes` (Attribute ::= SEQUENCE { attrType, attrValues SET }, RFC 5652 §5.3) are the
+ * encodings `attrs` were decoded from: the same number, each value's bytes equal. The attributes
+ * checked (content type, message digest) are then the ones the received bytes carry.
+ */
+function sameAttributes(attrs: readonly Attribute[], nodes: readonly Tree[]): boolean {
+  return attrs.length === nodes.length && attrs.every((a, i) => {
+    const values = childrenOf(childOf(nodes[i], 1));
+    return values.length === a.attrValues.length && a.attrValues.every((v, j) => equalBytes(values[j].valueBeforeDecodeView, v));
+  });
+}
 
 /** Each parsed SignerInfo's signedAttrs as received ([0] IMPLICIT tag included). */
 const signedAttrsReceived = new WeakMap<SignerInfo, Uint8Array>();
