@@ -432,6 +432,28 @@ describe('RFC 8894 §3.3.2.2 failures after the transaction is identified', () =
     expect(await send(base, req, flipInside(req.der, signature, 100))).toMatchObject({ status: 'FAILURE', failInfo: 'badMessageCheck' });
   });
 
+  it('a RenewalReq lending the signature of a captured request (its signerInfos appended after its own) → badMessageCheck, nothing issued', async () => {
+    // RFC 5652 §5.1: asn1-schema reads the first signerInfos and ignores what follows; the
+    // signature must be checked over the attributes decoded, never over the appended ones.
+    const victim = await device(server.url, 'CN=lender,O=Test');
+    const captured = await request(victim, { challenge: server.challenge });
+    const issued = await exchange(server.url, victim, captured);
+    expect(issued.status).toBe('SUCCESS');
+    const victimCert = issued.status === 'SUCCESS' ? issued.certificates.find((c) => equalBytes(spkiOf(c), victim.key.spki))! : undefined!;
+    const attacker = await device(server.url, 'CN=lender,O=Test');
+    const csr = await buildCsr({ subject: 'CN=lender,O=Test', key: attacker.key }, clientRegistry);
+    const forged = await request(attacker, { messageType: 'RenewalReq', payload: csr, signer: { certificate: victimCert, key: attacker.key } });
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const signerInfos = (t: asn1js.AsnType) => kids(kids(kids(t)[1])[0]).at(-1)!;
+    const ft = asn1js.fromBER(forged.der).result;
+    const vt = asn1js.fromBER(captured.der).result;
+    (kids(kids(signerInfos(ft))[0])[5] as asn1js.OctetString).valueBlock.valueHexView = new Uint8Array((kids(kids(signerInfos(vt))[0])[5] as asn1js.OctetString).valueBlock.valueHexView);
+    kids(kids(kids(ft)[1])[0]).push(asn1js.fromBER(new Uint8Array(signerInfos(vt).toBER())).result);
+    const before = server.env.store.audit().length;
+    expect(await send(attacker, forged, new Uint8Array(ft.toBER()))).toMatchObject({ status: 'FAILURE', failInfo: 'badMessageCheck' });
+    expect(server.env.store.audit().slice(before).map((a) => a.action)).not.toContain('certificate.issue');
+  });
+
   it('a flipped byte in the encrypted content (message-digest mismatch) → badMessageCheck', async () => {
     const req = await request(base);
     const envelope = parseSignedData(req.der).content!;
