@@ -7,6 +7,7 @@
  * and missing SCEP attributes.
  * Leaves out: failures after identification (rfc8894-pki-operation.test.ts).
  */
+import * as asn1js from 'asn1js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltRequest } from '../src/client/pki-request.ts';
@@ -101,6 +102,11 @@ describe('RFC 8894 §4.3 PKIOperation transport errors (before the transaction i
     const csr = await buildCsr({ subject: d.subject, key: d.key }, clientRegistry);
     const envelope = (await sealEnvelope(csr, d.recipient, clientRegistry.byName('cipher', 'AES-128-CBC'), clientRegistry, { keyTransport: clientRegistry.byName('key-transport', 'RSAES-PKCS1-v1_5') }));
     expectReason(await postBody(server.url, envelope), 400);
+  });
+
+  it('POST of a ContentInfo whose content is NULL (id-signedData, [0] { NULL }) → 400', async () => {
+    const nullContent = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.7.2' }), new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Null()] })] });
+    expectReason(await postBody(server.url, new Uint8Array(nullContent.toBER())), 400);
   });
 
   it('POST of a certs-only SignedData (no SignerInfo) → 400', async () => {

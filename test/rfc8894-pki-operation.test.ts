@@ -454,6 +454,36 @@ describe('RFC 8894 §3.3.2.2 failures after the transaction is identified', () =
     expect(server.env.store.audit().slice(before).map((a) => a.action)).not.toContain('certificate.issue');
   });
 
+  it('an extra signed attribute whose value is NULL, signed as sent → answered as without it (SUCCESS), not a 500', async () => {
+    // asn1-schema reads an ANY that is NULL as null; RFC 5652 §5.3 lets a SignerInfo carry attributes we do not know.
+    const d = await device(server.url, 'CN=null-attribute,O=Test');
+    const req = await request(d, { challenge: server.challenge });
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const tree = asn1js.fromBER(req.der).result;
+    const signerInfo = kids(kids(kids(kids(tree)[1])[0]).at(-1)!)[0];
+    const attrs = kids(signerInfo)[3];
+    kids(attrs).push(asn1js.fromBER(Buffer.from('300906032a030431020500', 'hex')).result); // { 1.2.3.4, SET { NULL } }
+    const sent = new Uint8Array(attrs.toBER());
+    sent[0] = 0x31;
+    (kids(signerInfo)[5] as asn1js.OctetString).valueBlock.valueHexView = await clientRegistry.byName('signature', 'sha256WithRSAEncryption').sign(sent, d.key, 'SHA-256');
+    expect((await send(d, req, new Uint8Array(tree.toBER()))).status).toBe('SUCCESS');
+  });
+
+  it('a CSR challengePassword whose value is NULL counts as no challenge (FAILURE, as without one), not a 500', async () => {
+    const d = await device(server.url, 'CN=null-challenge,O=Test');
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const withNull = asn1js.fromBER(await buildCsr({ subject: d.subject, key: d.key, challenge: server.challenge }, clientRegistry)).result;
+    const [info, alg, signature] = kids(withNull);
+    const challengeValues = kids(kids(kids(info)[3])[0])[1] as asn1js.Set; // certificationRequestInfo.attributes[0].values
+    challengeValues.valueBlock.value = [new asn1js.Null()];
+    // Signed again (RFC 2986 §4.2 covers certificationRequestInfo), so only the challenge differs.
+    const algorithm = clientRegistry.byOid('signature', (kids(alg)[0] as asn1js.ObjectIdentifier).valueBlock.toString());
+    (signature as asn1js.BitString).valueBlock.valueHexView = await algorithm.sign(new Uint8Array(info.toBER()), d.key, algorithm.digest ?? 'SHA-256');
+    const none = await send(d, await request(d, { payload: await buildCsr({ subject: d.subject, key: d.key }, clientRegistry) }));
+    expect(none.status).toBe('FAILURE');
+    expect(await send(d, await request(d, { payload: new Uint8Array(withNull.toBER()) }))).toEqual(none);
+  });
+
   it('a flipped byte in the encrypted content (message-digest mismatch) → badMessageCheck', async () => {
     const req = await request(base);
     const envelope = parseSignedData(req.der).content!;

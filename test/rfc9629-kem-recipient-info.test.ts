@@ -488,6 +488,13 @@ describe('bad input: only the documented CmsError kinds', () => {
     expect(hex(await decryptKemri((await fresh())(), key, registry))).toBe(hex(cek));
   });
 
+  it('an id-ori-kem RecipientInfo whose oriValue is NULL (RFC 5652 §6.2.5: ANY) → undecryptable, no other error', async () => {
+    const nullOri = new RecipientInfo({ ori: new OtherRecipientInfo({ oriType: id_ori_kem, oriValue: null as unknown as ArrayBuffer }) });
+    const der = envelope(nullOri, AES_128_CBC, cek, new Uint8Array(32));
+    expect(hex(der)).toContain(hex(new asn1js.ObjectIdentifier({ value: id_ori_kem }).toBER()) + '0500'); // the NULL really is sent
+    await expectCms(openEnvelope(der, [{ certificate: rfcCert(512), key }], registry), 'undecryptable');
+  });
+
   it('truncated, empty or bit-flipped kemct → undecryptable', async () => {
     const k = await fresh();
     for (const mutate of [(b: Uint8Array) => b.subarray(0, -1), () => new Uint8Array(0), (b: Uint8Array) => new Uint8Array([...b, 0]), (b: Uint8Array) => b.map((x, i) => (i === 100 ? x ^ 1 : x))]) {

@@ -145,8 +145,10 @@ function singleValue(request: CertificationRequest, tree: asn1js.Sequence, type:
   const found = attributes.filter((a) => a.type === type);
   if (found.length === 0) return undefined;
   if (found.length > 1 || found[0].values.length !== 1) throw malformed(`attribute ${type} must occur once with one value`);
+  const value = found[0].values[0] as ArrayBuffer | null; // asn1-schema reads an ANY that is NULL as null
+  if (value === null) return undefined; // a NULL value says nothing: the attribute counts as absent
   const attribute = children(children(children(tree)[0])[3])[attributes.indexOf(found[0])];
-  return { bytes: found[0].values[0], node: children(children(attribute)[1])[0] };
+  return { bytes: value, node: children(children(attribute)[1])[0] };
 }
 
 /** The contents of each extension's extnValue, with asn1js's embedded tree of them (Extension ::= SEQUENCE { extnID, critical, extnValue }). */

@@ -153,7 +153,8 @@ function noteRecipientInfos(infos: readonly RecipientInfo[], tree: Tree): void {
     const issuer = ri.ktri?.rid.issuerAndSerialNumber?.issuer;
     if (issuer && nodes[i].idBlock.tagClass === 1) noteReceivedAt(issuer, childOf(childOf(nodes[i], 1), 0));
     const oriValue = childOf(nodes[i], 1);
-    if (ri.ori && isContext(nodes[i], 4) && oriValue) noteEmbedded(ri.ori.oriValue, oriValue);
+    // An oriValue that is NULL comes out as null (asn1-schema's ANY): nothing to note.
+    if (ri.ori?.oriValue instanceof ArrayBuffer && isContext(nodes[i], 4) && oriValue) noteEmbedded(ri.ori.oriValue, oriValue);
   });
 }
 

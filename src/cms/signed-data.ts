@@ -49,6 +49,8 @@ export function parseContentInfo(der: Uint8Array, expected: readonly string[]): 
   const tree = parseTree(der, 'ContentInfo');
   const ci = fromTree(tree, ContentInfo, 'ContentInfo');
   if (!expected.includes(ci.contentType)) throw new CmsError('malformed', `content type ${ci.contentType} is not ${expected.join(' or ')}`);
+  // asn1-schema reads an ANY that is NULL as null; no content type we expect is NULL.
+  if (!(ci.content instanceof ArrayBuffer)) throw new CmsError('malformed', 'ContentInfo content is NULL');
   const node = childOf(childOf(tree, 1), 0);
   const inner = node && equalBytes(node.valueBeforeDecodeView, ci.content) ? node : undefined;
   return {
@@ -142,8 +144,13 @@ function noteSignedDataParts(sd: CmsSignedData, tree: Tree): void {
  */
 function sameAttributes(attrs: readonly Attribute[], nodes: readonly Tree[]): boolean {
   return attrs.length === nodes.length && attrs.every((a, i) => {
-    const values = childrenOf(childOf(nodes[i], 1));
-    return values.length === a.attrValues.length && a.attrValues.every((v, j) => equalBytes(values[j].valueBeforeDecodeView, v));
+    // Exactly { attrType, attrValues }: asn1-schema would skip anything after them.
+    const [type, set, ...extra] = childrenOf(nodes[i]);
+    const values = childrenOf(set);
+    return extra.length === 0 && type instanceof asn1js.ObjectIdentifier && type.valueBlock.toString() === a.attrType &&
+      values.length === a.attrValues.length &&
+      // asn1-schema reads an ANY that is NULL as null: not compared, the caller re-encodes.
+      a.attrValues.every((v, j) => v !== null && equalBytes(values[j].valueBeforeDecodeView, v));
   });
 }
 
