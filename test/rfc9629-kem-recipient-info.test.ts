@@ -13,7 +13,9 @@
  * Leaves out: choosing a RecipientInfo among several and SCEP semantics (src/cms/enveloped-data.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -329,6 +331,27 @@ describe('encryptKemri → decryptKemri round trip', () => {
     } else expect(kemri.ukm).toBeUndefined();
     expect(hex(await decryptKemri(kemri, rfcKey(level), registry))).toBe(hex(cek));
     expect(hex(await decryptKemri(kemri, rfcKey(level, 'expanded'), registry))).toBe(hex(cek));
+  });
+
+  it('a ukm of 1,100 bytes (the KDF info past node:crypto\'s 1,024-byte HKDF limit) round-trips; HKDF there is the same function', async () => {
+    const ukm = new Uint8Array(randomBytes(1100));
+    const cek = new Uint8Array(randomBytes(32));
+    const kemri = kemRecipientInfo(await encryptKemri(cek, rfcCert(768), registry, { ukm }))!;
+    expect(kdfInfo(kemri).length).toBeGreaterThan(1024);
+    expect(hex(await decryptKemri(kemri, rfcKey(768), registry))).toBe(hex(cek));
+    // RFC 5869: at 1,024 bytes of info node:crypto still answers; the long-info path must agree with it there.
+    const secret = new Uint8Array(randomBytes(32));
+    const info = new Uint8Array(randomBytes(1025));
+    for (const kdf of [HKDF_SHA256, HKDF_SHA384, HKDF_SHA512]) {
+      const bits = Number(kdf.name.slice(-3)) as 256 | 384 | 512;
+      const hash = { 256: sha256, 384: sha384, 512: sha512 }[bits];
+      const at1024 = info.subarray(0, 1024);
+      // Two implementations (OpenSSL through node:crypto, @noble/hashes) agree where both apply...
+      expect(hex(hkdf(hash, secret, new Uint8Array(0), at1024, 48))).toBe(hex(hkdfSync(`sha${bits}`, secret, new Uint8Array(0), at1024, 48)));
+      expect(hex(kdf.derive(secret, at1024, 48))).toBe(hex(hkdfSync(`sha${bits}`, secret, new Uint8Array(0), at1024, 48)));
+      // ...and past the limit the same hash is used.
+      expect(hex(kdf.derive(secret, info, 48))).toBe(hex(hkdf(hash, secret, new Uint8Array(0), info, 48)));
+    }
   });
 
   it.each(LEVELS)('ML-KEM-$level: a freshly generated key, inside EnvelopedData and AuthEnvelopedData', async ({ level, key }) => {
