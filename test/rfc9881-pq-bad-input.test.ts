@@ -267,6 +267,15 @@ describe('RFC 9881 / RFC 9882 / RFC 9629: malformed post-quantum requests get a 
       expectFailure(server, c2, await send(server, c2, await pkcsReq(c2, { extra: [rsa2.certificate] }), rsa2), 'badRequest');
     });
 
+    it('a bound ML-KEM-768 certificate whose key is one byte short (FIPS 203 §7.2) is not received at → badRequest, not a 500, in both policies', async () => {
+      for (const s of [server, classicalOk]) {
+        const { c, kem } = await setup(s);
+        const raw = rawPublicKey(kem.key.spki, '2.16.840.1.101.3.4.4.2', 1184)!;
+        const short = await replyCertificate(c, encodeSpki('2.16.840.1.101.3.4.4.2', raw.slice(0, -1)));
+        expectFailure(s, c, await send(s, c, await pkcsReq(c, { extra: [short] }), kem), 'badRequest');
+      }
+    });
+
     it("under 'allow-classical' a bound ML-KEM certificate still wins over a bound RSA one", async () => {
       const { c, kem } = await setup(classicalOk);
       const rsa = await receiver(c, 'rsa-2048');

@@ -138,7 +138,21 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
   const signer = { certificate: ra.certificate, key: ra.key, certificates: signerChain(env, ra) };
   // RFC 9882 §3: ML-DSA prescribes SHA-512; otherwise the profile's preferred digest, else the request's.
   const prescribed = replySignature(ra.certificate, env.registry).cmsDigest ?? env.policy.preferredDigest;
-  const reply = await certRep(request, outcome.body, signer, prescribed ? env.registry.byName('digest', prescribed) : digest, env.registry);
+  const replyDigest = prescribed ? env.registry.byName('digest', prescribed) : digest;
+  let reply: Uint8Array;
+  try {
+    reply = await certRep(request, outcome.body, signer, replyDigest, env.registry);
+  } catch (err) {
+    if (!(err instanceof CmsError) || outcome.body.status !== 'SUCCESS') throw err;
+    // The envelope cannot be sealed to the certificate the request gave to receive at (a key
+    // that passed every check but does not encrypt). Nothing was committed yet: the issuance is
+    // dropped and the answer is a FAILURE like any other bad request.
+    const reason = `the reply cannot be enveloped to the requester: ${err.message}`;
+    env.log.warn({ transactionId: request.transactionId, messageType: request.rawMessageType, outcome: 'FAILURE', failInfo: 'badRequest', reason }, 'PKIOperation failed');
+    outcome = { body: { status: 'FAILURE', failInfo: 'badRequest', failInfoText: FAIL_TEXT.badRequest }, record: true };
+    rejection = { failInfo: 'badRequest', reason };
+    reply = await certRep(request, outcome.body, signer, replyDigest, env.registry);
+  }
   const record: TransactionRecord = {
     transactionId: request.transactionId,
     requestHash,

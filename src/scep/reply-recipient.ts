@@ -23,7 +23,9 @@ const signedBy = (cert: Certificate, signer: Certificate, registry: Registry) =>
  * 'require-kem' demanded (else FAILURE badRequest).
  */
 export function replyRecipient(signer: Certificate, certificates: readonly Certificate[], quantumSafe: boolean, policy: PqReplyEnvelope, registry: Registry): Certificate {
-  const bound = certificates.filter((c) => c !== signer && signedBy(c, signer, registry));
+  // Bound and holding a key of a type we know, checked as that type checks its keys (an ML-KEM
+  // key of the wrong length cannot be encapsulated to: FIPS 203 §7.2).
+  const bound = certificates.filter((c) => c !== signer && signedBy(c, signer, registry) && registry.keyTypeOf(spkiOf(c)) !== undefined);
   const kem = bound.find((c) => recipientKindFor(spkiOf(c), registry) === 'kemri');
   if (kem) return kem;
   if (quantumSafe && policy === 'require-kem') throw new ScepError('badRequest', 'a post-quantum request must carry an ML-KEM certificate for the reply (docs/pqc-scep.md §5)');
