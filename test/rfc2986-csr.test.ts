@@ -15,7 +15,9 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Attribute, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
+import * as asn1js from 'asn1js';
 import { CsrError, parseCsr, verifyCsr } from '../src/ca/csr.ts';
+import { buildCsr } from '../src/client/csr.ts';
 import { parseName } from '../src/ca/certificate.ts';
 import { fromPem } from '../src/ca/pem.ts';
 import { id_challengePassword, id_smimeCapabilities } from '../src/cms/oids.ts';
@@ -129,6 +131,19 @@ function tlv(tag: number, content: Uint8Array, longForm = false): Uint8Array {
 }
 
 describe('RFC 2986 CSR built by hand', () => {
+  it('a subjectPKInfo whose NULL parameters are retagged UTCTime (read, but not writable as DER) is malformed, not a crash', async () => {
+    const key = await registry.byName('key', 'rsa-2048').generate();
+    const csr = await buildCsr({ subject: 'CN=retagged', key }, registry);
+    const tree = asn1js.fromBER(csr).result as asn1js.Sequence;
+    const info = tree.valueBlock.value[0] as asn1js.Sequence;
+    const spki = info.valueBlock.value[2] as asn1js.Sequence; // version, subject, subjectPKInfo
+    const alg = spki.valueBlock.value[0] as asn1js.Sequence;
+    expect(alg.valueBlock.value[1]).toBeInstanceOf(asn1js.Null); // rsaEncryption: parameters NULL
+    alg.valueBlock.value[1] = new asn1js.Primitive({ idBlock: { tagClass: 1, tagNumber: 23 } }); // UTCTime, no content
+    expect(failureOf(() => parseCsr(new Uint8Array(tree.toBER())))).toBe('malformed');
+  });
+
+
   it('reads smimeCapabilities and a UTF8String challenge, and verifies over BER bytes as received', async () => {
     const keyType = registry.byName('key', 'rsa-2048');
     const key = await keyType.generate();

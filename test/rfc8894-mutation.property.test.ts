@@ -4,7 +4,8 @@
  * a signed CertRep (§3.3.2) whose pkiStatus is SUCCESS or FAILURE and whose failInfo (if
  * FAILURE) is 0..4. Never a 5xx, never a dropped connection.
  * Inputs: one valid PKCSReq, mutated at random (bit flips, truncation, insertion, deletion,
- * lying DER length octets, duplicated slices), POSTed as DER; its base64 GET form, mutated as
+ * lying DER length octets, duplicated slices, an element replaced by NULL, a primitive retagged
+ * as another universal type), POSTed as DER; its base64 GET form, mutated as
  * text; and, to get past the signature checks, a mutated pkcsPKIEnvelope, a mutated CSR, and a
  * mutated certificationRequestInfo re-signed by the key (so parsing, policy and issuance see
  * it), each wrapped in a correctly signed and enveloped request. Seeds are fixed, so a failure
@@ -42,7 +43,8 @@ type Mutation =
   | { kind: 'delete'; pos: number; len: number }
   | { kind: 'lengthLie'; pos: number; value: number }
   | { kind: 'duplicate'; pos: number; len: number }
-  | { kind: 'nullify'; pos: number };
+  | { kind: 'nullify'; pos: number }
+  | { kind: 'retag'; pos: number; tag: number };
 
 // Unbiased, so positions spread over the whole message instead of clustering near offset 0.
 const pos = fc.noBias(fc.nat({ max: 1 << 20 }));
@@ -57,6 +59,8 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('lengthLie' as const), pos, value: fc.constantFrom(0x80, 0xff, 0x84) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pos, len: fc.integer({ min: 1, max: 64 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('nullify' as const), pos }) },
+  // Universal string, time and other primitive tags: asn1-schema may read a value it cannot write back.
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('retag' as const), pos, tag: fc.constantFrom(1, 2, 4, 5, 6, 12, 19, 22, 23, 24, 30) }) },
 );
 
 /**
@@ -65,6 +69,19 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
  * ANY as null, which the code after the parse must take as a value like any other.
  */
 function nullify(input: Uint8Array, pos: number): Uint8Array {
+  return replaceElement(input, pos, () => new asn1js.Null());
+}
+
+/** `input` with the tag of one primitive element (the `pos`th, in document order) made universal `tag`, its contents kept. */
+function retag(input: Uint8Array, pos: number, tag: number): Uint8Array {
+  return replaceElement(input, pos, (old) => {
+    if (old.idBlock.isConstructed) return undefined;
+    return new asn1js.Primitive({ idBlock: { tagClass: 1, tagNumber: tag }, valueHex: new Uint8Array(old.valueBeforeDecodeView).subarray(old.idBlock.blockLength + old.lenBlock.blockLength) });
+  });
+}
+
+/** `input` with the `pos`th child of a constructed element replaced by what `by` makes of it (unchanged when it makes nothing). */
+function replaceElement(input: Uint8Array, pos: number, by: (old: asn1js.AsnType) => asn1js.AsnType | undefined): Uint8Array {
   let root: asn1js.AsnType;
   try {
     root = asn1js.fromBER(input).result;
@@ -85,7 +102,9 @@ function nullify(input: Uint8Array, pos: number): Uint8Array {
   walk(root);
   if (slots.length === 0) return input;
   const [children, i] = slots[pos % slots.length];
-  children[i] = new asn1js.Null();
+  const replacement = by(children[i]);
+  if (!replacement) return input;
+  children[i] = replacement;
   return new Uint8Array(root.toBER());
 }
 
@@ -121,6 +140,8 @@ function mutate(input: Uint8Array, m: Mutation, headers: { tags: number[]; lengt
     }
     case 'nullify':
       return nullify(input, m.pos);
+    case 'retag':
+      return retag(input, m.pos, m.tag);
   }
 }
 

@@ -351,6 +351,15 @@ describe('RFC 8894 §3.3.4 GetCert and §3.3.5 GetCRL', () => {
     expect(reply.certificates.map((c) => Buffer.from(serialize(c)).toString('hex'))).toContain(Buffer.from(serialize(issued)).toString('hex'));
   });
 
+  it('GetCert with an issuer Name that cannot be written as DER (a CN retagged UTCTime) is FAILURE badCertID, not a 500', async () => {
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const tree = asn1js.fromBER(ias(issued.tbsCertificate.serialNumber)).result;
+    const cn = kids(kids(kids(tree)[0]).find((rdn) => (kids(kids(rdn)[0])[0] as asn1js.ObjectIdentifier).valueBlock.toString() === '2.5.4.3')!)[0];
+    kids(cn)[1].idBlock.tagNumber = 23;
+    const reply = await exchange(server.url, d, await request(d, { messageType: 'GetCert', payload: new Uint8Array(tree.toBER()) }));
+    expect(reply).toMatchObject({ status: 'FAILURE', failInfo: 'badCertID' });
+  });
+
   it('GetCert for an unknown serial is FAILURE badCertID', async () => {
     const unknown = new Uint8Array(randomBytes(16));
     unknown[0] = 0x42;
@@ -482,6 +491,20 @@ describe('RFC 8894 §3.3.2.2 failures after the transaction is identified', () =
     const none = await send(d, await request(d, { payload: await buildCsr({ subject: d.subject, key: d.key }, clientRegistry) }));
     expect(none.status).toBe('FAILURE');
     expect(await send(d, await request(d, { payload: new Uint8Array(withNull.toBER()) }))).toEqual(none);
+  });
+
+  it('a sid issuer Name that cannot be written as DER (its CN retagged UTCTime) names no certificate → badMessageCheck, not a 500', async () => {
+    // RFC 5652 §5.3: the sid is outside the signature; asn1-schema reads this Name but cannot write it.
+    const d = await device(server.url, 'CN=retagged,O=Test');
+    const req = await request(d, { challenge: server.challenge });
+    const kids = (n: asn1js.AsnType) => (n as asn1js.Constructed).valueBlock.value;
+    const tree = asn1js.fromBER(req.der).result;
+    const sid = kids(kids(kids(kids(kids(tree)[1])[0]).at(-1)!)[0])[1];
+    const cn = kids(kids(kids(sid)[0]).find((rdn) => (kids(kids(rdn)[0])[0] as asn1js.ObjectIdentifier).valueBlock.toString() === '2.5.4.3')!)[0];
+    kids(cn)[1].idBlock.tagNumber = 23; // UTCTime, content "retagged"
+    const sent = new Uint8Array(tree.toBER());
+    expect(Buffer.from(sent).includes(Buffer.from('17087265746167676564', 'hex'))).toBe(true);
+    expect(await send(d, req, sent)).toMatchObject({ status: 'FAILURE', failInfo: 'badMessageCheck' });
   });
 
   it('a flipped byte in the encrypted content (message-digest mismatch) → badMessageCheck', async () => {

@@ -104,6 +104,15 @@ const children = (node: asn1js.AsnType | undefined): asn1js.AsnType[] => {
   return Array.isArray(value) ? value : [];
 };
 
+/** `value` encoded again; empty when asn1-schema cannot write what it read (e.g. a UTCTime that is no time), which no DER input gives. */
+function reencoded(value: object): Uint8Array {
+  try {
+    return serialize(value);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
 /** The request's asn1js tree: one DER/BER SEQUENCE that is all of `der`. */
 function requestTree(der: Uint8Array): asn1js.Sequence {
   let parsed: ReturnType<typeof asn1js.fromBER>;
@@ -199,7 +208,7 @@ function parseNew(der: Uint8Array): CsrInfo {
   const info = request.certificationRequestInfo;
   if (info.version !== 0) throw malformed(`unknown CertificationRequestInfo version ${info.version}`); // RFC 2986 §4.1: v1(0)
   // The issued certificate must carry this key byte for byte, so it must already be DER.
-  if (!equalBytes(serialize(info.subjectPKInfo), original.spki)) throw malformed('subjectPKInfo is not DER');
+  if (!equalBytes(reencoded(info.subjectPKInfo), original.spki)) throw malformed('subjectPKInfo is not DER');
   noteDerSpki(original.spki, info.subjectPKInfo); // so issuing neither parses nor checks it again
 
   const challenge = singleValue(request, tree, id_challengePassword);

@@ -14,6 +14,7 @@
  */
 import * as asn1js from 'asn1js';
 import { equalBytes, serialize, type Tree } from './der.ts';
+import { CmsError } from './errors.ts';
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -58,8 +59,22 @@ export function remember(value: object, der: Uint8Array): void {
 /** `value` as a stand-in carrying its DER, encoded once per object. */
 export function preEncoded<T extends object>(value: T): T {
   let p = cache.get(value);
-  if (!p) cache.set(value, (p = new PreEncoded(serialize(value).slice().buffer)));
+  if (!p) cache.set(value, (p = new PreEncoded(encoded(value))));
   return p as unknown as T;
+}
+
+/**
+ * `value`'s DER. A value decoded from a request may hold what asn1-schema reads but cannot write
+ * (e.g. a Name whose value is a UTCTime that is no time): CmsError('malformed'), as for any
+ * other malformed input; ours always encode.
+ */
+function encoded(value: object): ArrayBuffer {
+  try {
+    return serialize(value).slice().buffer;
+  } catch (err) {
+    if (err instanceof CmsError) throw err;
+    throw new CmsError('malformed', `not encodable as DER: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -124,5 +139,10 @@ export function sameEncoding(a: object, b: object): boolean {
   const kb = rb ?? cache.get(b)?.der;
   if (ka && kb && equalBytes(ka, kb)) return true;
   if (ka && kb && !ra && !rb) return false; // both DER already
-  return equalBytes(derOf(a), derOf(b));
+  try {
+    return equalBytes(derOf(a), derOf(b));
+  } catch (err) {
+    if (err instanceof CmsError) return false; // a Name that has no DER names none of ours
+    throw err;
+  }
 }

@@ -210,7 +210,13 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
 
 /** The key type of the request's signer certificate (its kind of client), if any. */
 function signerKeyType(request: PkiRequest, env: ScepEnv): KeyType | undefined {
-  return request.signerCert && env.registry.keyTypeOf(spkiOf(request.signerCert));
+  if (!request.signerCert) return undefined;
+  try {
+    return env.registry.keyTypeOf(spkiOf(request.signerCert));
+  } catch (err) {
+    if (err instanceof CmsError) return undefined; // an SPKI with no DER is no key type of ours (verify refuses it)
+    throw err;
+  }
 }
 
 function asScepError(err: unknown): ScepError {

@@ -9,8 +9,8 @@ import { IssuerAndSerialNumber } from '@peculiar/asn1-cms';
 import { serialHex } from '../ca/certificate.ts';
 import { buildCrl } from '../ca/crl.ts';
 import type { CaIdentity } from '../ca/issuer.ts';
-import { equalBytes, parse, serialize } from '../cms/der.ts';
-import { derOf } from '../cms/pre-encoded.ts';
+import { parse, serialize } from '../cms/der.ts';
+import { sameEncoding } from '../cms/pre-encoded.ts';
 import { CmsError } from '../cms/errors.ts';
 import { certsOnly } from '../cms/signed-data.ts';
 import { success, successWith } from './enroll.ts';
@@ -26,8 +26,8 @@ function issuerAndSerial(v: Verified, env: ScepEnv): { ca: CaIdentity; serial: s
     if (err instanceof CmsError) throw new ScepError('badRequest', err.message);
     throw err;
   }
-  const issuer = derOf(ias.issuer);
-  const ca = [env.ca, ...env.previousCas].find((c) => equalBytes(derOf(c.certificate.tbsCertificate.subject), issuer));
+  // Compared as DER (sameEncoding); an issuer Name with no DER names none of our CAs.
+  const ca = [env.ca, ...env.previousCas].find((c) => sameEncoding(ias.issuer, c.certificate.tbsCertificate.subject));
   if (!ca) throw new ScepError('badCertID', 'unknown issuer');
   return { ca, serial: serialHex(ias.serialNumber) };
 }
