@@ -23,9 +23,11 @@ const signedBy = (cert: Certificate, signer: Certificate, registry: Registry) =>
  * 'require-kem' demanded (else FAILURE badRequest).
  */
 export function replyRecipient(signer: Certificate, certificates: readonly Certificate[], quantumSafe: boolean, policy: PqReplyEnvelope, registry: Registry): Certificate {
-  // Bound and holding a key of a type we know, checked as that type checks its keys (an ML-KEM
-  // key of the wrong length cannot be encapsulated to: FIPS 203 §7.2).
-  const bound = certificates.filter((c) => c !== signer && signedBy(c, signer, registry) && registry.keyTypeOf(spkiOf(c)) !== undefined);
+  // Bound, and a KEM key only when its key type accepts it (an ML-KEM key of the wrong length
+  // cannot be encapsulated to: FIPS 203 §7.2). Other keys are taken as before (an RSA size the
+  // registry has no key type for still receives).
+  const usable = (c: Certificate) => recipientKindFor(spkiOf(c), registry) !== 'kemri' || registry.keyTypeOf(spkiOf(c)) !== undefined;
+  const bound = certificates.filter((c) => c !== signer && signedBy(c, signer, registry) && usable(c));
   const kem = bound.find((c) => recipientKindFor(spkiOf(c), registry) === 'kemri');
   if (kem) return kem;
   if (quantumSafe && policy === 'require-kem') throw new ScepError('badRequest', 'a post-quantum request must carry an ML-KEM certificate for the reply (docs/pqc-scep.md §5)');
