@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import type { Registry } from '../crypto/registry.ts';
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { derCostProblem } from '../cms/der-limits.ts';
-import { equalBytes, octets, serialize } from '../cms/der.ts';
+import { childrenOf, equalBytes, octets, serialize } from '../cms/der.ts';
 import { id_challengePassword, id_extensionRequest, id_smimeCapabilities } from '../cms/oids.ts';
 import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
 import { nameToString, noteDerSpki } from './certificate.ts';
@@ -98,12 +98,6 @@ function decodePart<T>(part: Part, type: new () => T, what: string): T {
   }
 }
 
-/** The children of a constructed asn1js node (none for anything else). */
-const children = (node: asn1js.AsnType | undefined): asn1js.AsnType[] => {
-  const value = (node?.valueBlock as { value?: unknown } | undefined)?.value;
-  return Array.isArray(value) ? value : [];
-};
-
 /** `value` encoded again; empty when asn1-schema cannot write what it read (e.g. a UTCTime that is no time), which no DER input gives. */
 function reencoded(value: object): Uint8Array {
   try {
@@ -156,16 +150,16 @@ function singleValue(request: CertificationRequest, tree: asn1js.Sequence, type:
   if (found.length > 1 || found[0].values.length !== 1) throw malformed(`attribute ${type} must occur once with one value`);
   const value = found[0].values[0] as ArrayBuffer | null; // asn1-schema reads an ANY that is NULL as null
   if (value === null) return undefined; // a NULL value says nothing: the attribute counts as absent
-  const attribute = children(children(children(tree)[0])[3])[attributes.indexOf(found[0])];
-  return { bytes: value, node: children(children(attribute)[1])[0] };
+  const attribute = childrenOf(childrenOf(childrenOf(tree)[0])[3])[attributes.indexOf(found[0])];
+  return { bytes: value, node: childrenOf(childrenOf(attribute)[1])[0] };
 }
 
 /** The contents of each extension's extnValue, with asn1js's embedded tree of them (Extension ::= SEQUENCE { extnID, critical, extnValue }). */
 function extnValues(extensions: readonly Extension[], extReq: Part | undefined): Part[] {
-  const nodes = children(extReq?.node);
+  const nodes = childrenOf(extReq?.node);
   return extensions.map((ext, i) => {
-    const extnValue = children(nodes[i]).at(-1);
-    return { bytes: octets(ext.extnValue), node: children(extnValue)[0] };
+    const extnValue = childrenOf(nodes[i]).at(-1);
+    return { bytes: octets(ext.extnValue), node: childrenOf(extnValue)[0] };
   });
 }
 

@@ -107,6 +107,16 @@ export function derOf(value: object): Uint8Array {
   return new Uint8Array((preEncoded(value) as unknown as PreEncoded).der.slice(0)); // a copy: callers may write to it
 }
 
+/** derOf, or undefined for a received value that has no DER (`encoded`): such a value matches nothing of ours. */
+export function derIfEncodable(value: object): Uint8Array | undefined {
+  try {
+    return derOf(value);
+  } catch (err) {
+    if (err instanceof CmsError) return undefined;
+    throw err;
+  }
+}
+
 const receivedAs = new WeakMap<object, Uint8Array>();
 
 /**
@@ -139,10 +149,7 @@ export function sameEncoding(a: object, b: object): boolean {
   const kb = rb ?? cache.get(b)?.der;
   if (ka && kb && equalBytes(ka, kb)) return true;
   if (ka && kb && !ra && !rb) return false; // both DER already
-  try {
-    return equalBytes(derOf(a), derOf(b));
-  } catch (err) {
-    if (err instanceof CmsError) return false; // a Name that has no DER names none of ours
-    throw err;
-  }
+  const da = derIfEncodable(a);
+  const db = derIfEncodable(b);
+  return da !== undefined && db !== undefined && equalBytes(da, db);
 }

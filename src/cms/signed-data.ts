@@ -244,12 +244,9 @@ export function verifySignerInfo(sd: ParsedSignedData, signer: SignerInfo, spki:
   return { digest, signature };
 }
 
-/** The DER of a content-type attribute value (RFC 5652 §11.1); id-data's, the one SCEP uses, encoded once. */
-let dataContentTypeDer: Uint8Array | undefined;
-function contentTypeDer(oid: string): Uint8Array {
-  if (oid !== id_data) return serialize(new ContentTypeValue(oid));
-  return (dataContentTypeDer ??= serialize(new ContentTypeValue(oid)));
-}
+/** The DER of a content-type attribute value (RFC 5652 §11.1); id-data's, the one SCEP uses, is CONTENT_TYPE_DATA's. */
+const contentTypeDer = (oid: string): Uint8Array =>
+  oid === id_data ? new Uint8Array(CONTENT_TYPE_DATA.attrValues[0]) : serialize(new ContentTypeValue(oid));
 
 @AsnType({ type: AsnTypeTypes.Choice })
 class ContentTypeValue {

@@ -14,8 +14,7 @@ import type { CaIdentity } from '../ca/issuer.ts';
 import type { CsrInfo } from '../ca/csr.ts';
 import { serialHex, verifyCertificateSignature } from '../ca/certificate.ts';
 import { equalBytes } from '../cms/der.ts';
-import { derOf, receivedBytes } from '../cms/pre-encoded.ts';
-import { CmsError } from '../cms/errors.ts';
+import { derIfEncodable, derOf, receivedBytes } from '../cms/pre-encoded.ts';
 import { spkiOf } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { Store } from '../store/store.ts';
@@ -152,13 +151,8 @@ export function issuedByUs(cert: Certificate, env: Pick<AuthorizeEnv, 'registry'
   // request. The request's certificate is compared by the issuer bytes it came with: a
   // certificate we issued carries our CA's subject DER in its signed bytes (anything else fails
   // the signature check below anyway), so nothing needs encoding.
-  let issuerDer: Uint8Array;
-  try {
-    issuerDer = receivedBytes(tbs.issuer) ?? derOf(tbs.issuer);
-  } catch (err) {
-    if (err instanceof CmsError) return undefined; // an issuer Name with no DER is not one of ours
-    throw err;
-  }
+  const issuerDer = receivedBytes(tbs.issuer) ?? derIfEncodable(tbs.issuer);
+  if (!issuerDer) return undefined; // an issuer Name with no DER is not one of ours
   const ca = env.cas.find((c) => equalBytes(derOf(c.certificate.tbsCertificate.subject), issuerDer));
   if (!ca) return undefined;
   if (!verifyCertificateSignature(cert, spkiOf(ca.certificate), env.registry)) return undefined;

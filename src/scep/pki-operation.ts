@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { oneAtATime } from './one-at-a-time.ts';
 import { issuedByUs } from '../policy/authorize.ts';
 import { CmsError, type CmsFailureName } from '../cms/errors.ts';
+import { derIfEncodable } from '../cms/pre-encoded.ts';
 import { openEnvelope, type OpenedEnvelope } from '../cms/enveloped-data.ts';
 import { spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
 import type { Digest, KeyType, SignatureAlgorithm } from '../crypto/types.ts';
@@ -210,13 +211,9 @@ async function verify(request: PkiRequest, env: ScepEnv, reached: Reached): Prom
 
 /** The key type of the request's signer certificate (its kind of client), if any. */
 function signerKeyType(request: PkiRequest, env: ScepEnv): KeyType | undefined {
-  if (!request.signerCert) return undefined;
-  try {
-    return env.registry.keyTypeOf(spkiOf(request.signerCert));
-  } catch (err) {
-    if (err instanceof CmsError) return undefined; // an SPKI with no DER is no key type of ours (verify refuses it)
-    throw err;
-  }
+  // An SPKI with no DER (derIfEncodable) is no key type of ours; verify refuses it.
+  const spki = request.signerCert && derIfEncodable(request.signerCert.tbsCertificate.subjectPublicKeyInfo);
+  return spki && env.registry.keyTypeOf(spki);
 }
 
 function asScepError(err: unknown): ScepError {
