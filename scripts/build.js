@@ -4,7 +4,8 @@
 // loader runs in a thread of its own, and each PKIOperation worker registers one too: about
 // 30 MB of RSS per thread, the difference between meeting the 200 MB target or not (issue 5).
 // Runs on `npm install` (the `prepare` script), `npm start`, `npm test` and `npm run bench`; in between,
-// bin/pqscep.js falls back to tsx when a source file is newer than the bundle.
+// bin/pqscep.js falls back to tsx when the sources are not those listed in dist/sources.json
+// (scripts/bundle-sources.js), which is written last, from a listing taken before bundling.
 // Two entries, each a separate bundle: the CLI, and the PKIOperation worker, emitted under the
 // name src/scep/pki-pool.ts starts a worker from (next to the bundle that imports it).
 // Packages stay external (node_modules is there at run time; better-sqlite3 is native).
@@ -15,6 +16,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sourceListing, writeManifest } from './bundle-sources.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
@@ -24,6 +26,8 @@ if (!/^[\w.-]+$/.test(values.outdir)) {
 }
 
 try {
+  // Taken first: a source edited while esbuild runs then no longer matches, and the bundle is not used.
+  const listing = sourceListing(root);
   const { outputFiles } = await build({
     absWorkingDir: root,
     entryPoints: { pqscep: 'src/cli/main.ts', 'pki-worker-boot': 'src/scep/pki-worker.ts' },
@@ -44,7 +48,9 @@ try {
     writeFileSync(`${file.path}.${process.pid}.tmp`, file.contents);
     renameSync(`${file.path}.${process.pid}.tmp`, file.path);
   }
-} catch {
-  // esbuild has already printed each error with its file and line.
+  writeManifest(root, values.outdir, listing);
+} catch (err) {
+  // esbuild has already printed each of its errors with file and line; anything else gets one line.
+  if (!Array.isArray(err?.errors)) console.error(`build: ${err?.message ?? err}`);
   process.exit(1);
 }

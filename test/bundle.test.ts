@@ -5,11 +5,12 @@
  * folder of this test's own, so a concurrent test never sees dist/ half written.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleIsFresh, sourceListing, writeManifest } from '../scripts/bundle-sources.js';
 import { baseEnv, freePort, ROOT } from './helpers/cli.ts';
 
 const run = promisify(execFile);
@@ -59,4 +60,52 @@ describe('the esbuild bundle', () => {
       child.kill('SIGTERM');
     }
   }, 90_000);
+});
+
+describe('when bin/pqscep.js runs the bundle (scripts/bundle-sources.js)', () => {
+  /** A project of its own: tsconfig.json, a source in src/ and one in algorithms/, a bundle built from them. */
+  function project(): string {
+    const root = mkdtempSync(join(tmpdir(), 'pqscep-fresh-'));
+    for (const dir of ['src/cms', 'algorithms', 'dist']) mkdirSync(join(root, dir), { recursive: true });
+    writeFileSync(join(root, 'tsconfig.json'), '{}');
+    writeFileSync(join(root, 'src/cms/der.ts'), 'export const a = 1;');
+    writeFileSync(join(root, 'algorithms/rsa.ts'), 'export const b = 2;');
+    writeManifest(root, 'dist', sourceListing(root));
+    return root;
+  }
+
+  it('runs it while the sources are those it was built from, and not without its record', () => {
+    const root = project();
+    try {
+      expect(bundleIsFresh(root)).toBe(true);
+      rmSync(join(root, 'dist', 'sources.json'));
+      expect(bundleIsFresh(root)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the sources after an edit, an added or removed file, or an older copy put back (cp -p)', () => {
+    const cases: ((root: string) => void)[] = [
+      (root) => writeFileSync(join(root, 'src/cms/der.ts'), 'export const a = 10;'),
+      (root) => writeFileSync(join(root, 'algorithms/ml-kem.ts'), ''),
+      (root) => rmSync(join(root, 'algorithms/rsa.ts')),
+      (root) => {
+        // The same size, an hour older: a newer bundle must not shadow it (the old rule did).
+        const file = join(root, 'src/cms/der.ts');
+        writeFileSync(file, 'export const a = 9;');
+        const t = statSync(file).mtime.getTime() / 1000 - 3600;
+        utimesSync(file, t, t);
+      },
+    ];
+    for (const change of cases) {
+      const root = project();
+      try {
+        change(root);
+        expect(bundleIsFresh(root)).toBe(false);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    }
+  });
 });
