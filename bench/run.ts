@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { pqBackend, setPqBackend } from '../src/crypto/backend.ts';
 import { hasReferenceNode, REFERENCE_NODE } from '../test/helpers/openssl35.ts';
 import { enrollmentOps, type EnrollmentOps } from './operations.ts';
-import { limitPerSec, measurePrimitives, type PrimitiveResult } from './primitives.ts';
+import { limitMarginPct, limitPerSec, measurePrimitives, type PrimitiveResult } from './primitives.ts';
 import { markdown, PHASES, writeReport, type BackendRun, type BenchResult, type Phase, type SuiteRun } from './report.ts';
 import { measureSizes, type SuiteSizes } from './sizes.ts';
 import { clientRegistry, HEADLINE_SUITE, selectSuites, startSuiteServer, type Suite } from './suites.ts';
@@ -85,8 +85,10 @@ async function measureBackend(backend: 'noble' | 'native', suites: readonly Suit
       const pctOfLimit = Object.fromEntries(PHASES.map((p) => [p, Math.round((1000 * throughput[p].perSec) / limits[p]) / 10])) as Record<Phase, number>;
       const limitsCpu = Object.fromEntries(PHASES.map((p) => [p, limitPerSec(ops[s.name][p], known, 'cpu')])) as Record<Phase, number>;
       const pctOfLimitCpu = Object.fromEntries(PHASES.map((p) => [p, Math.round((1000 * (1000 / throughput[p].cpuMs)) / limitsCpu[p]) / 10])) as Record<Phase, number>;
-      runs[s.name] = { throughput, limits, limitsCpu, pctOfLimit, pctOfLimitCpu };
-      progress(`${step}: server ${fmt(throughput.server.perSec)}/s (limit ${fmt(limits.server)}/s, ${pctOfLimit.server}%; by CPU time ${pctOfLimitCpu.server}%), client build ${fmt(throughput.clientBuild.perSec)}/s, open ${fmt(throughput.clientOpen.perSec)}/s, N=${throughput.n}`);
+      const pctOfLimitMargin = Object.fromEntries(PHASES.map((p) =>
+        [p, Math.round(pctOfLimit[p] * Math.hypot(limitMarginPct(ops[s.name][p], known), throughput[p].rme ?? 0)) / 100])) as Record<Phase, number>;
+      runs[s.name] = { throughput, limits, limitsCpu, pctOfLimit, pctOfLimitCpu, pctOfLimitMargin };
+      progress(`${step}: server ${fmt(throughput.server.perSec)}/s (limit ${fmt(limits.server)}/s, ${pctOfLimit.server}% ± ${pctOfLimitMargin.server}; by CPU time ${pctOfLimitCpu.server}%), client build ${fmt(throughput.clientBuild.perSec)}/s, open ${fmt(throughput.clientOpen.perSec)}/s, N=${throughput.n}`);
     } finally {
       await server.stop();
     }

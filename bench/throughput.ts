@@ -31,6 +31,8 @@ export interface PhaseTiming {
   readonly p95Ms: number;
   /** 1000 / meanMs: operations per second on one core, sequentially. */
   readonly perSec: number;
+  /** Relative margin of error of meanMs, percent (95%: 1.96 standard errors), as benny gives for the primitives; absent in results from before it was kept. */
+  readonly rme?: number;
 }
 
 export interface Throughput {
@@ -72,9 +74,11 @@ function timing(samples: readonly Sample[]): PhaseTiming {
   const meanMs = mean(ms);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const sd = Math.sqrt(ms.reduce((a, x) => a + (x - meanMs) ** 2, 0) / Math.max(1, ms.length - 1));
   return {
     meanMs: round(meanMs), cpuMs: round(mean(samples.map((x) => x.cpuMs))), medianMs: round(at(0.5)), p95Ms: round(at(0.95)),
     perSec: Math.round((1000 / meanMs) * 100) / 100,
+    rme: Math.round(((196 * sd) / Math.sqrt(ms.length) / meanMs) * 100) / 100,
   };
 }
 
