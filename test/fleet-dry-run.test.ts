@@ -152,7 +152,7 @@ describe('dry-run rules (synthetic records)', () => {
     const cert = { sans: [], notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 86_400_000), signatureAlgorithm: 'sha256WithRSAEncryption', issuer: 'ab'.repeat(32), fleet: 'renew', caKeyType: 'rsa-2048', status: 'valid' as const, der: new Uint8Array([1]) };
     for (const [subject, key] of [['CN=rolled', 'ml-dsa-65'], ['CN=kept', 'rsa-2048']] as const) {
       store.recordIssuance({ ...cert, serial: subject === 'CN=rolled' ? '01' : '02', subject, keyAlgorithm: 'rsa-2048', transactionId: subject },
-        { transactionId: subject, requestHash: subject, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array([1]), createdAt: new Date() });
+        { transactionId: subject, fleet: 'renew', requestHash: subject, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array([1]), createdAt: new Date() });
       // A RenewalReq signed by its RSA certificate; the CSR's key is `key`.
       store.recordClient(client({ fleet: 'renew', subject, messageType: 'RenewalReq', keyAlgorithm: key, digest: 'SHA-512', cipher: 'AES-256-CBC', envelope: 'ktri' }));
     }

@@ -96,7 +96,7 @@ function adopt(env: ScepEnv, certFile: string): void {
       keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'sha256WithRSAEncryption', issuer: env.ca.fingerprint,
       transactionId: `adopted-${serial}`, fleet: env.fleet, status: 'valid', der,
     },
-    { transactionId: `adopted-${serial}`, requestHash: `adopted-${serial}`, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array(0), certSerial: serial, createdAt: RECORDED_AT },
+    { transactionId: `adopted-${serial}`, fleet: env.fleet, requestHash: `adopted-${serial}`, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array(0), certSerial: serial, createdAt: RECORDED_AT },
   );
 }
 

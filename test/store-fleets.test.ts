@@ -325,7 +325,7 @@ describe('audit log: concurrent appenders stay linear', () => {
 });
 
 describe('schema migration 1 → 2', () => {
-  it('a version-1 file opens, migrates to the current version (3) and keeps its certificate', () => {
+  it('a version-1 file opens, migrates to the current version (4) and keeps its certificate', () => {
     const { file, cleanup } = tempFile();
     const v1 = new Database(file);
     v1.exec(SCHEMA_V1);
@@ -348,7 +348,7 @@ describe('schema migration 1 → 2', () => {
     s.close();
 
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
     expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).pluck().all())
       .toEqual(['audit_no_delete', 'audit_no_update', 'audit_tail_only']);
     raw.close();

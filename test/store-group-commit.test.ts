@@ -22,7 +22,7 @@ const cert = (serial: string): CertificateRecord => ({
   signatureAlgorithm: 'sha256WithRSAEncryption', issuer: 'aa'.repeat(32), transactionId: `tx-${serial}`, fleet: 'default', status: 'valid',
   der: new Uint8Array([0x30, 0x01, serial.length]),
 });
-const tx = (hash: string): TransactionRecord => ({ transactionId: `tx-${hash}`, requestHash: hash, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array([1, 2, 3]), createdAt: new Date(1000) });
+const tx = (hash: string): TransactionRecord => ({ transactionId: `tx-${hash}`, fleet: 'default', requestHash: hash, messageType: 'PKCSReq', status: 'SUCCESS', reply: new Uint8Array([1, 2, 3]), createdAt: new Date(1000) });
 
 describe('group commit', () => {
   const store = openSqliteStore(join(dir, 'pqscep.db'));
@@ -39,7 +39,7 @@ describe('group commit', () => {
     expect(store.certificate('01')).toBeUndefined();
     await committer.apply(writes);
     expect(store.certificate('01')?.subject).toBe('CN=01');
-    expect(store.transactionByRequestHash('h1')?.transactionId).toBe('tx-h1');
+    expect(store.transactionByRequestHash('default', 'h1')?.transactionId).toBe('tx-h1');
   });
 
   it('rolls back and rejects only the request whose writes fail in a group', async () => {
@@ -53,12 +53,12 @@ describe('group commit', () => {
     expect(results[1].status).toBe('rejected');
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(SerialCollisionError);
     expect(store.certificate('02')).toBeDefined();
-    expect(store.transactionByRequestHash('h3')).toBeUndefined(); // the failed request's other write is undone too
-    expect(store.transactionByRequestHash('h4')).toBeUndefined();
+    expect(store.transactionByRequestHash('default', 'h3')).toBeUndefined(); // the failed request's other write is undone too
+    expect(store.transactionByRequestHash('default', 'h4')).toBeUndefined();
   });
 
   it('writes at once outside a capture', () => {
     deferred.recordTransaction(tx('h5'));
-    expect(store.transactionByRequestHash('h5')).toBeDefined();
+    expect(store.transactionByRequestHash('default', 'h5')).toBeDefined();
   });
 });

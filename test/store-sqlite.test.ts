@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import { openSqliteStore, SCHEMA_V1 } from '../src/store/sqlite-store.ts';
+import { SCHEMA_V2 } from '../src/store/sqlite-fleets.ts';
+import { SCHEMA_V3 } from '../src/store/sqlite-lifecycle.ts';
 import {
   SerialCollisionError,
   type CertificateRecord,
@@ -37,6 +39,7 @@ function cert(serial: string, over: Partial<CertificateRecord> = {}): Certificat
 function tx(requestHash: string, over: Partial<TransactionRecord> = {}): TransactionRecord {
   return {
     transactionId: 'tx-1',
+    fleet: 'default',
     requestHash,
     messageType: 'PKCSReq',
     status: 'SUCCESS',
@@ -72,11 +75,11 @@ describe('SQLite store: round trips', () => {
     const s = openSqliteStore(':memory:');
     const t1 = tx('h-fail', { status: 'FAILURE' });
     s.recordTransaction(t1);
-    expect(s.transactionByRequestHash('h-fail')).toEqual(t1);
-    expect(s.transactionByRequestHash('h-fail')!.certSerial).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'h-fail')).toEqual(t1);
+    expect(s.transactionByRequestHash('default', 'h-fail')!.certSerial).toBeUndefined();
     const t2 = tx('h-ok', { certSerial: '01', createdAt: new Date(1_736_000_000_500) });
     s.recordIssuance(cert('01'), t2);
-    expect(s.transactionByRequestHash('h-ok')).toEqual(t2);
+    expect(s.transactionByRequestHash('default', 'h-ok')).toEqual(t2);
     s.close();
   });
 
@@ -94,10 +97,10 @@ describe('SQLite store: round trips', () => {
     const s = openSqliteStore(':memory:');
     const t = tx('replay-hash', { certSerial: '0abc' });
     s.recordIssuance(cert('0abc'), t);
-    const again = s.transactionByRequestHash('replay-hash')!;
+    const again = s.transactionByRequestHash('default', 'replay-hash')!;
     expect(again.reply).toEqual(t.reply);
     expect(again.certSerial).toBe('0abc');
-    expect(s.transactionByRequestHash('other-hash')).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'other-hash')).toBeUndefined();
     s.close();
   });
 
@@ -105,7 +108,18 @@ describe('SQLite store: round trips', () => {
     const s = openSqliteStore(':memory:');
     s.recordTransaction(tx('dup', { status: 'PENDING' }));
     s.recordTransaction(tx('dup', { status: 'FAILURE' }));
-    expect(s.transactionByRequestHash('dup')!.status).toBe('PENDING');
+    expect(s.transactionByRequestHash('default', 'dup')!.status).toBe('PENDING');
+    s.close();
+  });
+
+  it('RFC 8894 §3.3.1 replay per fleet: the same request hash in two fleets is two transactions, each fleet keeping its first answer', () => {
+    const s = openSqliteStore(':memory:');
+    s.recordTransaction(tx('same', { fleet: 'routers', status: 'SUCCESS' }));
+    s.recordTransaction(tx('same', { fleet: 'cameras', status: 'FAILURE' }));
+    s.recordTransaction(tx('same', { fleet: 'routers', status: 'FAILURE' })); // ignored: routers answered it already
+    expect(s.transactionByRequestHash('routers', 'same')).toMatchObject({ fleet: 'routers', status: 'SUCCESS' });
+    expect(s.transactionByRequestHash('cameras', 'same')).toMatchObject({ fleet: 'cameras', status: 'FAILURE' });
+    expect(s.transactionByRequestHash('default', 'same')).toBeUndefined();
     s.close();
   });
 
@@ -130,7 +144,7 @@ describe('SQLite store: atomic issuance', () => {
         tx('second', { transactionId: 'tx-col' }), 'p-col'),
     ).toThrow(SerialCollisionError);
     expect(s.certificate('77')!.subject).toBe('CN=first');
-    expect(s.transactionByRequestHash('second')).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'second')).toBeUndefined();
     expect(s.latestTransaction('tx-col')).toBeUndefined();
     expect(s.pending('p-col')!.status).toBe('pending');
     expect(s.listCertificates()).toHaveLength(1);
@@ -155,7 +169,7 @@ describe('SQLite store: atomic issuance', () => {
     s.decide('p3', 'rejected', 'policy');
     expect(() => s.recordIssuance(cert('33'), tx('h-p3'), 'p3')).toThrow(/not open/);
     expect(s.certificate('33')).toBeUndefined();
-    expect(s.transactionByRequestHash('h-p3')).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'h-p3')).toBeUndefined();
     s.close();
   });
 });
@@ -243,7 +257,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 3', () => {
+  it('file store uses WAL, synchronous FULL, busy_timeout and records schema version 4', () => {
     const dir = tempDir();
     const file = path.join(dir, 'store.db');
     openSqliteStore(file).close();
@@ -251,7 +265,7 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     s.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -263,6 +277,54 @@ describe('SQLite store: certificates, revocation, CRL numbers', () => {
     db.pragma('user_version = 99');
     db.close();
     expect(() => openSqliteStore(file)).toThrow(/newer/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('schema migration 3 → 4 (RFC 8894 §3.3.1 replays matched per fleet)', () => {
+  it('a version-3 file migrates: each transaction takes the fleet of its certificate, else default, and stays replayable there', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'store.db');
+    const v3 = new Database(file);
+    v3.exec(SCHEMA_V1);
+    v3.exec(SCHEMA_V2);
+    v3.exec(SCHEMA_V3);
+    v3.prepare(`INSERT INTO certificates (serial, subject, sans, not_before, not_after, key_algorithm,
+      signature_algorithm, issuer, transaction_id, fleet, status, der)
+      VALUES ('0abc', 'CN=router', '[]', 1000, 2000, 'ecdsa-p256', 'ecdsa-with-SHA256', 'ca', 'tx-r', 'routers', 'valid', x'3003020101')`).run();
+    const insertTx = v3.prepare(`INSERT INTO transactions (transaction_id, request_hash, message_type, status, reply, cert_serial, created_at)
+      VALUES (?, ?, 'PKCSReq', ?, ?, ?, ?)`);
+    insertTx.run('tx-r', 'h-issued', 'SUCCESS', Buffer.from([1]), '0abc', 3000);
+    insertTx.run('tx-f', 'h-failed', 'FAILURE', Buffer.from([2]), null, 4000);
+    insertTx.run('tx-f', 'h-later', 'FAILURE', Buffer.from([3]), null, 5000);
+    v3.pragma('user_version = 3');
+    v3.close();
+
+    const s = openSqliteStore(file);
+    expect(s.transactionByRequestHash('routers', 'h-issued')).toEqual({
+      transactionId: 'tx-r', fleet: 'routers', requestHash: 'h-issued', messageType: 'PKCSReq', status: 'SUCCESS',
+      reply: new Uint8Array([1]), certSerial: '0abc', createdAt: new Date(3000),
+    });
+    expect(s.transactionByRequestHash('default', 'h-issued')).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'h-failed')).toMatchObject({ fleet: 'default', status: 'FAILURE', reply: new Uint8Array([2]) });
+    expect(s.latestTransaction('tx-f')!.requestHash).toBe('h-later'); // order and ids kept
+    // The unique key is (fleet, request_hash): the same bytes may now be answered by another fleet, once.
+    s.recordTransaction(tx('h-issued', { fleet: 'default', status: 'FAILURE' }));
+    s.recordTransaction(tx('h-issued', { fleet: 'routers', status: 'FAILURE' }));
+    expect(s.transactionByRequestHash('default', 'h-issued')!.status).toBe('FAILURE');
+    expect(s.transactionByRequestHash('routers', 'h-issued')!.status).toBe('SUCCESS');
+    s.close();
+
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
+    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'transactions' ORDER BY name`).pluck().all())
+      .toEqual(['sqlite_autoindex_transactions_1', 'transactions_transaction']);
+    expect(raw.prepare(`SELECT name FROM pragma_index_info('sqlite_autoindex_transactions_1') ORDER BY seqno`).pluck().all())
+      .toEqual(['fleet', 'request_hash']);
+    raw.close();
+    const again = openSqliteStore(file); // version 4 reopened: no migration, rows kept
+    expect(again.transactionByRequestHash('routers', 'h-issued')!.certSerial).toBe('0abc');
+    again.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -280,7 +342,7 @@ describe('SQLite store: durability', () => {
         notAfter: new Date(2000), keyAlgorithm: 'rsa-2048', signatureAlgorithm: 'x',
         issuer: 'ca', transactionId: 'tx-d', fleet: 'default', status: 'valid', der: new Uint8Array([1, 2]),
       }, {
-        transactionId: 'tx-d', requestHash: 'hd', messageType: 'PKCSReq', status: 'SUCCESS',
+        transactionId: 'tx-d', fleet: 'default', requestHash: 'hd', messageType: 'PKCSReq', status: 'SUCCESS',
         reply: new Uint8Array([9]), certSerial: 'c0ffee', createdAt: new Date(1500),
       });
       process.stdout.write('acked\\n');
@@ -291,7 +353,7 @@ describe('SQLite store: durability', () => {
     expect(child.signal).toBe('SIGKILL');
     const s = openSqliteStore(file);
     expect(s.certificate('c0ffee')).toMatchObject({ subject: 'CN=durable', der: new Uint8Array([1, 2]) });
-    expect(s.transactionByRequestHash('hd')).toMatchObject({ certSerial: 'c0ffee', reply: new Uint8Array([9]) });
+    expect(s.transactionByRequestHash('default', 'hd')).toMatchObject({ certSerial: 'c0ffee', reply: new Uint8Array([9]) });
     s.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -323,7 +385,7 @@ describe('SQLite store: challenges and audited writes (schema version 3)', () =>
     s.recordIssuance(cert('aa'), tx('h-1'), undefined, { audit: [audit('certificate.issue')] });
     expect(() => s.recordIssuance(cert('aa'), tx('h-2'), undefined, { audit: [audit('certificate.issue')] })).toThrow(SerialCollisionError);
     expect(s.audit().map((a) => a.action)).toEqual(['certificate.issue']);
-    expect(s.transactionByRequestHash('h-2')).toBeUndefined();
+    expect(s.transactionByRequestHash('default', 'h-2')).toBeUndefined();
     expect(s.revoke('aa', 'keyCompromise', new Date(), audit('certificate.revoke'))).toBe(true);
     expect(s.revoke('aa', 'keyCompromise', new Date(), audit('certificate.revoke'))).toBe(false); // already revoked: no second record
     expect(s.audit().map((a) => a.action)).toEqual(['certificate.issue', 'certificate.revoke']);

@@ -75,7 +75,15 @@ const CMS_FAIL: Readonly<Record<CmsFailureName, FailInfoName>> = Object.freeze({
   undecryptable: 'badMessageCheck',
 });
 
+/** Answers in progress on this thread, by {@link replayKey}. */
 const inflight = new Map<string, Promise<Uint8Array>>();
+
+/**
+ * What makes two requests one exact replay: the same bytes to the same fleet (RFC 8894 §3.3.1).
+ * The same bytes posted to another fleet (another URL, CA and profile) are that fleet's request.
+ * A fleet name holds no newline (fleet-ops.ts), so the key is unambiguous.
+ */
+export const replayKey = (fleet: string, requestHash: string): string => `${fleet}\n${requestHash}`;
 
 /**
  * Answers one pkiMessage. `client` (address and HTTP method, from the transport) makes an
@@ -87,17 +95,18 @@ const inflight = new Map<string, Promise<Uint8Array>>();
 export async function pkiOperation(der: Uint8Array, env: ScepEnv, client?: ClientInfo, observe?: Observe, turn: Turn = inTurn): Promise<Uint8Array> {
   const request = readPkiMessage(der); // ProtocolError 400 until the transaction is identified
   const requestHash = createHash('sha256').update(der).digest('hex');
-  // RFC 8894 §3.3.1 / our replay rule: an exact replay gets the same answer, never a second certificate.
-  const previous = env.store.transactionByRequestHash(requestHash);
+  // RFC 8894 §3.3.1 / our replay rule: an exact replay (to this fleet) gets the same answer, never a second certificate.
+  const previous = env.store.transactionByRequestHash(env.fleet, requestHash);
   if (previous) {
     observe?.({ messageType: request.messageType, status: previous.status, replay: true, clientKeyType: signerKeyType(request, env)?.name });
     return previous.reply;
   }
-  const running = inflight.get(requestHash);
+  const key = replayKey(env.fleet, requestHash);
+  const running = inflight.get(key);
   if (running) return running;
   // One transaction's requests one at a time: an issuance commits before the next one looks (enroll.ts).
-  const work = turn(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(requestHash));
-  inflight.set(requestHash, work);
+  const work = turn(`${env.fleet}\n${request.transactionId}`, () => answer(request, requestHash, env, client, observe)).finally(() => inflight.delete(key));
+  inflight.set(key, work);
   return work;
 }
 
@@ -156,6 +165,7 @@ async function answer(request: PkiRequest, requestHash: string, env: ScepEnv, cl
   }
   const record: TransactionRecord = {
     transactionId: request.transactionId,
+    fleet: env.fleet,
     requestHash,
     messageType: request.messageType ?? request.rawMessageType,
     status: outcome.body.status,

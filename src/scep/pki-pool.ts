@@ -7,8 +7,9 @@
  * layer, admin API and fleet timers stay single.
  *
  * Guarantees kept from the single-threaded server (RFC 8894 §3.3.1, our replay rule):
- *  - identical request bytes in flight at once are answered once: the main thread dedupes by
- *    the SHA-256 of the message before dispatching (pki-operation.ts dedupes again per thread);
+ *  - identical request bytes to one fleet in flight at once are answered once: the main thread
+ *    dedupes by fleet and the SHA-256 of the message before dispatching (pki-operation.ts
+ *    dedupes again per thread); the same bytes to another fleet are that fleet's request;
  *  - one transaction's requests are answered one at a time, each through to its commit, so a
  *    resend sees the certificate an earlier one stored (enroll.ts). The thread that parses a
  *    request asks the main thread for its transaction's turn (a `turn`/`go` message pair for
@@ -29,7 +30,7 @@ import type { ClientInfo } from './client-record.ts';
 import type { Logger, ScepEnv } from './env.ts';
 import { ProtocolError, type HttpStatus } from './errors.ts';
 import { oneAtATime } from './one-at-a-time.ts';
-import { pkiOperation, type Observe, type PkiObservation, type Turn } from './pki-operation.ts';
+import { pkiOperation, replayKey, type Observe, type PkiObservation, type Turn } from './pki-operation.ts';
 import { captureWrites, GroupCommitter, type Write } from '../store/group-commit.ts';
 import type { Store } from '../store/store.ts';
 
@@ -184,11 +185,11 @@ export class PkiPool {
   }
 
   readonly run: PkiRunner = (der, env, client, observe) => {
-    const hash = createHash('sha256').update(der).digest('hex');
-    const running = this.inflight.get(hash);
+    const key = replayKey(env.fleet, createHash('sha256').update(der).digest('hex'));
+    const running = this.inflight.get(key);
     if (running) return running;
-    const work = this.dispatch(der, env, client, observe).finally(() => this.inflight.delete(hash));
-    this.inflight.set(hash, work);
+    const work = this.dispatch(der, env, client, observe).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, work);
     return work;
   };
 

@@ -4,7 +4,8 @@
  *
  * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
  * (or `':memory:'`); fleets, the audit log and client records come from `sqlite-fleets.ts`
- * (schema version 2), challenges from `sqlite-lifecycle.ts` (version 3). The schema version lives in `PRAGMA user_version` so later releases can
+ * (schema version 2), challenges from `sqlite-lifecycle.ts` (version 3), the fleet of each
+ * transaction from `sqlite-schema-v4.ts` (version 4). The schema version lives in `PRAGMA user_version` so later releases can
  * migrate step by step; a file written by a newer schema is refused rather than guessed at.
  *
  * Why: the server must only acknowledge a reply once its rows are durable, and the CLI may open
@@ -14,8 +15,9 @@
  *
  * Choices worth knowing:
  * - Dates are stored as INTEGER milliseconds since the epoch: exact round-trip, cheap ordering.
- * - A duplicate `request_hash` is ignored (`INSERT OR IGNORE`): the first answer for an exact
- *   request body wins, which is what a replay must get back (RFC 8894 §3.3.1). In
+ * - A duplicate `(fleet, request_hash)` is ignored (`INSERT OR IGNORE`): a fleet's first answer
+ *   for an exact request body wins, which is what a replay to that fleet must get back (RFC 8894
+ *   §3.3.1); the same body sent to another fleet is recorded there on its own. In
  *   `recordIssuance` the certificate insert is still a plain INSERT, so a duplicate serial
  *   raises {@link SerialCollisionError} and the whole transaction rolls back; a certificate that
  *   was signed for a racing duplicate request is kept (it exists, so it must be inventoried).
@@ -32,13 +34,14 @@
 import { openSqlite, UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
 import { auditAppender, SCHEMA_V2, sqliteFleets } from './sqlite-fleets.ts';
 import { SCHEMA_V3, sqliteLifecycle } from './sqlite-lifecycle.ts';
+import { SCHEMA_V4 } from './sqlite-schema-v4.ts';
 import { SerialCollisionError } from './store.ts';
 import type { AuditInput, CertificateRecord, CertificateStatus, IssuanceEffects, PendingRequest, PendingStatus,
   RevokedEntry, Store, TransactionRecord } from './store.ts';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
-/** Version 1: certificates, transactions, pending requests, CRL numbers. */
+/** Version 1: certificates, transactions, pending requests, CRL numbers (version 4 rebuilds `transactions`). */
 export const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS certificates (
   serial              TEXT PRIMARY KEY,
@@ -116,6 +119,7 @@ function toCertificate(r: Row): CertificateRecord {
 function toTransaction(r: Row): TransactionRecord {
   return {
     transactionId: r.transaction_id as string,
+    fleet: r.fleet as string,
     requestHash: r.request_hash as string,
     messageType: r.message_type as string,
     status: r.status as TransactionRecord['status'],
@@ -150,6 +154,7 @@ function migrate(db: SqliteDatabase): void {
     if (version < 1) db.exec(SCHEMA_V1);
     if (version < 2) db.exec(SCHEMA_V2); // adds tables, and two certificate columns
     if (version < 3) db.exec(SCHEMA_V3); // challenges, pending.fleet
+    if (version < 4) db.exec(SCHEMA_V4); // transactions.fleet; replays matched per fleet
     db.setPragma('user_version', SCHEMA_VERSION);
   })();
 }
@@ -173,12 +178,12 @@ export function openSqliteStore(path: string): Store {
       revoked_at, revocation_reason, der) VALUES (@serial, @subject, @sans, @notBefore, @notAfter,
       @keyAlgorithm, @signatureAlgorithm, @issuer, @transactionId, @fleet, @caKeyType, @status,
       @revokedAt, @revocationReason, @der)`),
-    insertTx: db.prepare(`INSERT OR IGNORE INTO transactions (transaction_id, request_hash,
-      message_type, status, reply, cert_serial, created_at) VALUES (@transactionId, @requestHash,
+    insertTx: db.prepare(`INSERT OR IGNORE INTO transactions (transaction_id, fleet, request_hash,
+      message_type, status, reply, cert_serial, created_at) VALUES (@transactionId, @fleet, @requestHash,
       @messageType, @status, @reply, @certSerial, @createdAt)`),
     markIssued: db.prepare(`UPDATE pending SET status = 'issued', cert_serial = ?,
       decided_at = COALESCE(decided_at, ?) WHERE id = ? AND status IN ('pending', 'approved')`),
-    txByHash: db.prepare('SELECT * FROM transactions WHERE request_hash = ?'),
+    txByHash: db.prepare('SELECT * FROM transactions WHERE fleet = ? AND request_hash = ?'),
     latestTx: db.prepare(`SELECT * FROM transactions WHERE transaction_id = ?
       ORDER BY created_at DESC, id DESC LIMIT 1`),
     cert: db.prepare('SELECT * FROM certificates WHERE serial = ?'),
@@ -266,7 +271,7 @@ export function openSqliteStore(path: string): Store {
     recordIssuance: (cert, transaction, pendingId, effects) => issue(cert, transaction, pendingId, effects),
     recordTransaction: (t, audit) => void (audit ? recordTx(audit, t) : q.insertTx.run(txParams(t))),
     batch: (fn) => db.transaction(fn)(),
-    transactionByRequestHash: (h) => one(q.txByHash.get(h), toTransaction),
+    transactionByRequestHash: (fleet, h) => one(q.txByHash.get(fleet, h), toTransaction),
     latestTransaction: (id) => one(q.latestTx.get(id), toTransaction),
     certificate: (serial) => one(q.cert.get(serial), toCertificate),
     certificatesByTransaction: (id) => all(q.certsByTx.all(id), toCertificate),

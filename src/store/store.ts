@@ -44,7 +44,13 @@ export type PkiStatusName = 'SUCCESS' | 'FAILURE' | 'PENDING';
 
 export interface TransactionRecord {
   readonly transactionId: string;
-  /** SHA-256 hex of the request body as received: identifies an exact replay. */
+  /**
+   * The fleet that answered. An exact replay is one to the same fleet: the same bytes sent to
+   * another fleet are that fleet's request (schema version 4; older rows read the fleet of the
+   * certificate they name, else 'default').
+   */
+  readonly fleet: string;
+  /** SHA-256 hex of the request body as received: with `fleet`, identifies an exact replay. */
   readonly requestHash: string;
   /** RFC 8894 messageType name, e.g. 'PKCSReq'. */
   readonly messageType: string;
@@ -198,8 +204,8 @@ export interface Store {
    * (src/store/group-commit.ts).
    */
   batch<T>(fn: () => T): T;
-  /** The transaction answered for exactly this request body, if any. */
-  transactionByRequestHash(requestHash: string): TransactionRecord | undefined;
+  /** The transaction `fleet` answered for exactly this request body, if any (RFC 8894 §3.3.1 replay). */
+  transactionByRequestHash(fleet: string, requestHash: string): TransactionRecord | undefined;
   /** The latest transaction with this transactionID (any message type). */
   latestTransaction(transactionId: string): TransactionRecord | undefined;
 
