@@ -6,7 +6,9 @@
  * with the first fleet's stored or in-flight answer. Checked over HTTP, on the two in-flight
  * dedupe layers directly (pki-operation.ts per thread, pki-pool.ts before dispatch: both are
  * synchronous up to registering the request, so two calls in one tick overlap for certain), and
- * across a schema version 3 → 4 migration of a real data folder.
+ * across a schema version 3 → 4 migration of a real data folder. Also RFC 8894 §3.3.3 per
+ * fleet: one key enrolled in two fleets has one transactionID, and each fleet answers PKCSReq
+ * and CertPoll from its own pending request and certificates.
  * Leaves out: worker threads (the pool's dedupe runs on the main thread before any dispatch).
  */
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { equalBytes } from '../src/cms/der.ts';
+import { equalBytes, serialize } from '../src/cms/der.ts';
 import { identifies, parseSignedData } from '../src/cms/signed-data.ts';
 import { parseConfig } from '../src/config.ts';
 import type { ScepEnv } from '../src/scep/env.ts';
@@ -24,12 +26,17 @@ import { PkiPool } from '../src/scep/pki-pool.ts';
 import { openSqliteStore, SCHEMA_V1 } from '../src/store/sqlite-store.ts';
 import { createFleet } from '../src/fleet/fleet-ops.ts';
 import { answerOf } from './helpers/fleet-clients.ts';
-import { CHALLENGE, device, post, request, silentLog, testServer, type TestServer } from './helpers/server.ts';
+import { CHALLENGE, device, exchange, post, request, silentLog, testServer, type Device, type TestServer } from './helpers/server.ts';
+import { parseName, serialHex } from '../src/ca/certificate.ts';
+import { pickRecipient } from '../src/client/enroll.ts';
+import { getCaCerts } from '../src/client/http.ts';
+import type { CertRepResult } from '../src/client/pki-request.ts';
+import { IssuerAndSubject } from '../src/scep/enroll.ts';
 
 const SHIPPED_PROFILES = fileURLToPath(new URL('../profiles', import.meta.url));
 const modernEcc = JSON.parse(readFileSync(join(SHIPPED_PROFILES, 'modern-ecc.json'), 'utf8')) as Record<string, unknown>;
 
-/** Shipped profiles plus 'modern-ecc-p384': the same clients allowed, another CA (P-384) and RA (ECDH P-384). */
+/** Shipped profiles plus 'modern-ecc-p384': the same clients allowed, another CA (P-384) and RA (ECDH P-384); 'modern-ecc-p384-manual' is that with manual approval. */
 function profilesDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'pqscep-profiles-'));
   for (const f of readdirSync(SHIPPED_PROFILES)) copyFileSync(join(SHIPPED_PROFILES, f), join(dir, f));
@@ -39,14 +46,21 @@ function profilesDir(): string {
     ca: { algorithm: 'ecdsa-p384', subject: 'CN=pqscep ECDSA P-384 CA,O=pqscep' },
     ra: ['ecdh-p384'],
   }));
+  writeFileSync(join(dir, 'modern-ecc-p384-manual.json'), JSON.stringify({
+    ...modernEcc,
+    description: 'test: modern-ecc-p384 with manual approval',
+    ca: { algorithm: 'ecdsa-p384', subject: 'CN=pqscep ECDSA P-384 CA,O=pqscep' },
+    ra: ['ecdh-p384'],
+    approval: 'manual',
+  }));
   return dir;
 }
 
-/** Default fleet on modern-ecc at /scep, fleet 'other' on modern-ecc-p384 at /scep/other. */
-async function twoFleets(dataDir?: string, profiles = profilesDir()): Promise<TestServer> {
+/** Default fleet on modern-ecc at /scep, fleet 'other' on modern-ecc-p384 (or `otherProfile`) at /scep/other. */
+async function twoFleets(dataDir?: string, profiles = profilesDir(), otherProfile = 'modern-ecc-p384'): Promise<TestServer> {
   const server = await testServer({ profile: 'modern-ecc', profilesDir: profiles, ...(dataDir && { dataDir }) });
   if (!server.env.store.fleet('other')) {
-    createFleet({ store: server.env.store, profiles: server.fleets.profiles }, 'other', 'modern-ecc-p384', 'test');
+    createFleet({ store: server.env.store, profiles: server.fleets.profiles }, 'other', otherProfile, 'test');
     await server.fleets.refresh();
   }
   return server;
@@ -138,11 +152,75 @@ function downgradeToV3(file: string): void {
       INSERT INTO transactions (id, transaction_id, request_hash, message_type, status, reply, cert_serial, created_at)
         SELECT id, transaction_id, request_hash, message_type, status, reply, cert_serial, created_at FROM transactions_v4;
       DROP TABLE transactions_v4;
-      CREATE INDEX transactions_transaction ON transactions (transaction_id);`);
+      CREATE INDEX transactions_transaction ON transactions (transaction_id);
+      DROP INDEX pending_open;
+      CREATE UNIQUE INDEX pending_open ON pending (transaction_id) WHERE status IN ('pending', 'approved');`);
     db.pragma('user_version = 3');
   })();
   db.close();
 }
+
+/**
+ * RFC 8894 §3.3.3 and §3.2.1.1: one key enrolled in two fleets has one transactionID in both
+ * (the hash of its key), so a transaction's pending request, and the certificate a CertPoll
+ * answers with, are looked up in the fleet asked.
+ */
+describe('RFC 8894 §3.3.3 a transaction\'s pending request and CertPoll answer belong to their fleet', () => {
+  let server: TestServer;
+  let profiles: string;
+  beforeAll(async () => {
+    profiles = profilesDir();
+    server = await twoFleets(undefined, profiles, 'modern-ecc-p384-manual');
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(profiles, { recursive: true, force: true });
+  });
+
+  /** A CertPoll (IssuerAndSubject) to the fleet `env` for `d`'s transaction. */
+  const certPoll = (d: Device, env: ScepEnv) =>
+    request(d, { messageType: 'CertPoll', payload: serialize(Object.assign(new IssuerAndSubject(), { issuer: env.ca.certificate.tbsCertificate.subject, subject: parseName(d.subject) })) });
+  const serialOf = (r: CertRepResult) => (r.status === 'SUCCESS' ? serialHex(r.certificates[0]!.tbsCertificate.serialNumber) : r.status);
+
+  it('a request pending in one fleet neither holds up nor answers the same transaction in another', async () => {
+    const there = await device(otherUrl(server), 'CN=one-key-two-fleets,O=Test', 'ecdsa-p256');
+    const { certificates } = await getCaCerts(server.url);
+    const here: Device = { ...there, caCerts: certificates, recipient: pickRecipient(certificates) }; // the same key, so the same transactionID
+    const other = server.fleets.env('other')!;
+
+    expect(await exchange(otherUrl(server), there, await request(there))).toMatchObject({ status: 'PENDING' });
+    const issuedHere = await exchange(server.url, here, await request(here)); // auto approval here
+    expect(issuedHere.status).toBe('SUCCESS');
+    expect(server.env.store.listPending().filter((p) => p.transactionId === there.transactionId).map((p) => p.fleet)).toEqual(['other']);
+
+    expect(await exchange(otherUrl(server), there, await certPoll(there, other))).toMatchObject({ status: 'PENDING' });
+    const [open] = server.env.store.listPending('pending', 'other').filter((p) => p.transactionId === there.transactionId);
+    expect(server.env.store.decide(open!.id, 'approved')).toBe(true);
+    const issuedThere = await exchange(otherUrl(server), there, await certPoll(there, other));
+    expect(issuedThere.status).toBe('SUCCESS');
+
+    // Each fleet's CertPoll answers with its own certificate of the transaction.
+    const byFleet = Object.fromEntries(server.env.store.certificatesByTransaction(there.transactionId).map((c) => [c.fleet, c.serial]));
+    expect(Object.keys(byFleet).sort()).toEqual(['default', 'other']);
+    expect(serialOf(issuedHere)).toBe(byFleet.default);
+    expect(serialOf(issuedThere)).toBe(byFleet.other);
+    expect(serialOf(await exchange(server.url, here, await certPoll(here, server.env)))).toBe(byFleet.default);
+    expect(serialOf(await exchange(otherUrl(server), there, await certPoll(there, other)))).toBe(byFleet.other);
+  });
+
+  it('a CertPoll to a fleet that has no request or certificate of the transaction is badCertID, whatever another fleet holds', async () => {
+    const there = await device(otherUrl(server), 'CN=only-other,O=Test', 'ecdsa-p256');
+    const { certificates } = await getCaCerts(server.url);
+    const here: Device = { ...there, caCerts: certificates, recipient: pickRecipient(certificates) };
+    const other = server.fleets.env('other')!;
+    expect(await exchange(otherUrl(server), there, await request(there))).toMatchObject({ status: 'PENDING' });
+    const [open] = server.env.store.listPending('pending', 'other').filter((p) => p.transactionId === there.transactionId);
+    expect(server.env.store.decide(open!.id, 'approved')).toBe(true);
+    expect(await exchange(otherUrl(server), there, await certPoll(there, other))).toMatchObject({ status: 'SUCCESS' });
+
+    expect(await exchange(server.url, here, await certPoll(here, server.env))).toMatchObject({ status: 'FAILURE', failInfo: 'badCertID' });
+  });
+});
 
 describe('RFC 8894 §3.3.1 exact replay across the schema version 3 → 4 migration', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pqscep-replay-v3-'));

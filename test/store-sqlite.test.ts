@@ -88,8 +88,20 @@ describe('SQLite store: round trips', () => {
     const p = s.addPending(pendingInput('p1'));
     expect(p).toEqual({ ...pendingInput('p1'), fleet: 'default', status: 'pending' });
     expect(s.pending('p1')).toEqual(p);
-    expect(s.pendingByTransaction('tx-p')).toEqual(p);
+    expect(s.pendingByTransaction('default', 'tx-p')).toEqual(p);
     expect(s.pending('nope')).toBeUndefined();
+    s.close();
+  });
+
+  it('RFC 8894 §3.3.3: one open pending request per fleet and transaction (one key in two fleets has one transactionID)', () => {
+    const s = openSqliteStore(':memory:');
+    const here = s.addPending({ ...pendingInput('here'), fleet: 'default' });
+    const there = s.addPending({ ...pendingInput('there'), fleet: 'routers' });
+    expect([here.id, there.id]).toEqual(['here', 'there']);
+    expect(s.addPending({ ...pendingInput('again'), fleet: 'routers' }).id).toBe('there'); // still one open per fleet
+    expect(s.pendingByTransaction('default', 'tx-p')!.id).toBe('here');
+    expect(s.pendingByTransaction('routers', 'tx-p')!.id).toBe('there');
+    expect(s.pendingByTransaction('printers', 'tx-p')).toBeUndefined();
     s.close();
   });
 
@@ -209,7 +221,7 @@ describe('SQLite store: pending lifecycle (RFC 8894 §3.3.3)', () => {
     s.decide('old', 'rejected');
     const fresh = s.addPending(pendingInput('new', 'tx-re'));
     expect(fresh.id).toBe('new');
-    expect(s.pendingByTransaction('tx-re')!.id).toBe('new');
+    expect(s.pendingByTransaction('default', 'tx-re')!.id).toBe('new');
     s.close();
   });
 });
@@ -297,6 +309,8 @@ describe('schema migration 3 → 4 (RFC 8894 §3.3.1 replays matched per fleet)'
     insertTx.run('tx-r', 'h-issued', 'SUCCESS', Buffer.from([1]), '0abc', 3000);
     insertTx.run('tx-f', 'h-failed', 'FAILURE', Buffer.from([2]), null, 4000);
     insertTx.run('tx-f', 'h-later', 'FAILURE', Buffer.from([3]), null, 5000);
+    v3.prepare(`INSERT INTO pending (id, transaction_id, fleet, subject, csr, signer_cert, status, created_at)
+      VALUES ('p-routers', 'tx-p', 'routers', 'CN=pending', x'01', x'02', 'pending', 6000)`).run();
     v3.pragma('user_version = 3');
     v3.close();
 
@@ -313,6 +327,9 @@ describe('schema migration 3 → 4 (RFC 8894 §3.3.1 replays matched per fleet)'
     s.recordTransaction(tx('h-issued', { fleet: 'routers', status: 'FAILURE' }));
     expect(s.transactionByRequestHash('default', 'h-issued')!.status).toBe('FAILURE');
     expect(s.transactionByRequestHash('routers', 'h-issued')!.status).toBe('SUCCESS');
+    // The open pending request is one per fleet and transaction now (pending_open on fleet, transaction_id).
+    expect(s.addPending({ ...pendingInput('p-default'), fleet: 'default' }).id).toBe('p-default');
+    expect(s.addPending({ ...pendingInput('p-routers-2'), fleet: 'routers' }).id).toBe('p-routers');
     s.close();
 
     const raw = new Database(file, { readonly: true });

@@ -56,7 +56,8 @@ export async function handleEnrollment(v: Verified, env: ScepEnv): Promise<Outco
   if (earlier) return { body: success(v, earlier.der, csr, env), record: true };
 
   // RFC 8894 §3.3.3: a client may resend its request instead of polling.
-  const open = env.store.pendingByTransaction(request.transactionId);
+  // This fleet's: one key enrolled in two fleets has one transactionID in both (RFC 8894 §3.2.1.1).
+  const open = env.store.pendingByTransaction(env.fleet, request.transactionId);
   if (open?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
   if (open?.status === 'approved') return issue(v, parseCsr(open.csr), env, approved(open.id), open.id);
   if (env.approval === 'manual' && decision.renewalOf === null) {
@@ -119,12 +120,12 @@ export async function handleCertPoll(v: Verified, env: ScepEnv): Promise<Outcome
     throw err;
   }
   const txid = v.request.transactionId;
-  const pending = env.store.pendingByTransaction(txid);
+  const pending = env.store.pendingByTransaction(env.fleet, txid);
   if (pending?.status === 'pending') return { body: { status: 'PENDING' }, record: false };
   if (pending?.status === 'approved') return issue(v, parseCsr(pending.csr), env, approved(pending.id), pending.id);
   if (pending?.status === 'rejected') throw new ScepError('badRequest', `request ${pending.id} was rejected: ${pending.reason ?? 'no reason given'}`);
   const serial = pending?.status === 'issued' ? pending.certSerial : undefined;
-  const record = serial ? env.store.certificate(serial) : env.store.certificatesByTransaction(txid)[0];
+  const record = serial ? env.store.certificate(serial) : env.store.certificatesByTransaction(txid).find((c) => c.fleet === env.fleet);
   if (!record) throw new ScepError('badCertID', `no request or certificate for transaction ${txid}`);
   return { body: success(v, record.der, undefined, env), record: false };
 }

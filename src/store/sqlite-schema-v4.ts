@@ -16,6 +16,10 @@
  * version 3. A FAILURE answered by a named fleet before this version is thus filed under
  * 'default': the same bytes sent to that fleet again are answered afresh (by the same checks).
  *
+ * Pending requests likewise: a transaction's open request (RFC 8894 §3.3.3) is one per fleet
+ * (`pending_open` on fleet and transactionID), since a device enrolling one key in two fleets
+ * uses one transactionID (the hash of its key, RFC 8894 §3.2.1.1) in both.
+ *
  * Left out: reading the fleet back out of audit records or reply signatures (not exact enough).
  * @module
  */
@@ -42,4 +46,6 @@ FROM transactions t ORDER BY t.id;
 DROP TABLE transactions;
 ALTER TABLE transactions_v4 RENAME TO transactions;
 CREATE INDEX transactions_transaction ON transactions (transaction_id);
+DROP INDEX pending_open;
+CREATE UNIQUE INDEX pending_open ON pending (fleet, transaction_id) WHERE status IN ('pending', 'approved');
 `;

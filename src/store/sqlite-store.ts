@@ -23,9 +23,10 @@
  *   was signed for a racing duplicate request is kept (it exists, so it must be inventoried).
  * - `recordIssuance(..., pendingId)` requires that request to be open ('pending' or 'approved');
  *   otherwise (unknown, rejected, already issued) it throws and nothing is written.
- * - `addPending` returns the existing open request of that transactionId instead of adding a
- *   second one; a partial UNIQUE index enforces the rule even across processes.
- * - `pendingByTransaction` prefers the open request, else the most recent one.
+ * - `addPending` returns the fleet's existing open request of that transactionId instead of
+ *   adding a second one; a partial UNIQUE index (fleet, transactionId) enforces the rule even
+ *   across processes. One key enrolled in two fleets has one transactionID in both.
+ * - `pendingByTransaction` prefers the fleet's open request, else its most recent one.
  *
  * Left out: pruning of old transactions, encryption at rest, and any async API (calls block;
  * they are short and local).
@@ -154,7 +155,7 @@ function migrate(db: SqliteDatabase): void {
     if (version < 1) db.exec(SCHEMA_V1);
     if (version < 2) db.exec(SCHEMA_V2); // adds tables, and two certificate columns
     if (version < 3) db.exec(SCHEMA_V3); // challenges, pending.fleet
-    if (version < 4) db.exec(SCHEMA_V4); // transactions.fleet; replays matched per fleet
+    if (version < 4) db.exec(SCHEMA_V4); // transactions.fleet; replays and open pending requests per fleet
     db.setPragma('user_version', SCHEMA_VERSION);
   })();
 }
@@ -196,11 +197,11 @@ export function openSqliteStore(path: string): Store {
       revocation_reason = ? WHERE serial = ? AND status = 'valid'`),
     revoked: db.prepare(`SELECT serial, revoked_at, revocation_reason FROM certificates
       WHERE issuer = ? AND status = 'revoked' ORDER BY revoked_at, serial`),
-    openPending: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
+    openPending: db.prepare(`SELECT * FROM pending WHERE fleet = ? AND transaction_id = ?
       AND status IN ('pending', 'approved')`),
     insertPending: db.prepare(`INSERT INTO pending (id, transaction_id, fleet, subject, csr, signer_cert,
       status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`),
-    pendingByTx: db.prepare(`SELECT * FROM pending WHERE transaction_id = ?
+    pendingByTx: db.prepare(`SELECT * FROM pending WHERE fleet = ? AND transaction_id = ?
       ORDER BY status IN ('pending', 'approved') DESC, created_at DESC, rowid DESC LIMIT 1`),
     pending: db.prepare('SELECT * FROM pending WHERE id = ?'),
     listPending: db.prepare(`SELECT * FROM pending WHERE (@status IS NULL OR status = @status)
@@ -256,7 +257,7 @@ export function openSqliteStore(path: string): Store {
     q.decide.run(decision, reason ?? null, at.getTime(), id).changes === 1, (ok) => ok);
 
   const addPending = db.transaction((r: Parameters<Store['addPending']>[0], audit?: AuditInput): PendingRequest => {
-    const open = q.openPending.get(r.transactionId) as Row | undefined;
+    const open = q.openPending.get(r.fleet ?? 'default', r.transactionId) as Row | undefined;
     if (open) return toPending(open);
     q.insertPending.run(r.id, r.transactionId, r.fleet ?? 'default', r.subject, r.csr, r.signerCert, r.createdAt.getTime());
     if (audit) append(audit);
@@ -286,7 +287,7 @@ export function openSqliteStore(path: string): Store {
         ...(r.revocation_reason != null && { reason: r.revocation_reason as string }),
       })),
     addPending: (r, audit) => addPending(r, audit),
-    pendingByTransaction: (id) => one(q.pendingByTx.get(id), toPending),
+    pendingByTransaction: (fleet, id) => one(q.pendingByTx.get(fleet, id), toPending),
     pending: (id) => one(q.pending.get(id), toPending),
     listPending: (status, fleet) => all(q.listPending.all({ status: status ?? null, fleet: fleet ?? null }), toPending),
     decide: (id, decision, reason, at = new Date(), audit) => decide(audit, id, decision, reason, at),

@@ -219,9 +219,10 @@ export interface Store {
   revoke(serial: string, reason: string | undefined, at: Date, audit?: AuditInput): boolean;
   revoked(issuer: string): RevokedEntry[];
 
-  /** Adds a pending request; at most one open ('pending' or 'approved') per transactionId. */
+  /** Adds a pending request; at most one open ('pending' or 'approved') per fleet and transactionId. */
   addPending(request: Omit<PendingRequest, 'status' | 'decidedAt' | 'certSerial' | 'reason' | 'fleet'> & { readonly fleet?: string }, audit?: AuditInput): PendingRequest;
-  pendingByTransaction(transactionId: string): PendingRequest | undefined;
+  /** `fleet`'s request of this transaction: the open one, else the most recent. */
+  pendingByTransaction(fleet: string, transactionId: string): PendingRequest | undefined;
   pending(id: string): PendingRequest | undefined;
   listPending(status?: PendingStatus, fleet?: string): PendingRequest[];
   /** Moves a 'pending' request to 'approved' or 'rejected' (with `audit`, in one transaction); false if not pending. */
