@@ -10,7 +10,8 @@
 import { CertificateList, type Certificate } from '@peculiar/asn1-x509';
 import { enroll } from '../src/client/enroll.ts';
 import { parse, serialize } from '../src/cms/der.ts';
-import { certsOnly, parseSignedData } from '../src/cms/signed-data.ts';
+import { parseSignedData } from '../src/cms/signed-data.ts';
+import { certsOnly } from '../src/cms/signed-data-build.ts';
 import { currentCrl } from '../src/scep/queries.ts';
 import { anatomyOf, certificate, crl, csr, parseCertificate, signedData, type Anatomy } from './anatomy.ts';
 import type { Captured } from './operations.ts';

@@ -14,7 +14,8 @@ import { RSA_2048, RSASSA_PSS } from '../algorithms/rsa.ts';
 import { SHAKE128, SHAKE256 } from '../algorithms/sha.ts';
 import { parseCsr, verifyCsr } from '../src/ca/csr.ts';
 import { fromPem, toPem } from '../src/ca/pem.ts';
-import { parseSignedData, signData, verifySignerInfo } from '../src/cms/signed-data.ts';
+import { parseSignedData, verifySignerInfo } from '../src/cms/signed-data.ts';
+import { signData } from '../src/cms/signed-data-build.ts';
 import { selfSignedSigner } from '../src/client/csr.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 

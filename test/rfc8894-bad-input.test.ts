@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuiltRequest } from '../src/client/pki-request.ts';
 import { buildCsr } from '../src/client/csr.ts';
 import { sealEnvelope } from '../src/cms/enveloped-data.ts';
-import { certsOnly, signData } from '../src/cms/signed-data.ts';
+import { certsOnly, signData } from '../src/cms/signed-data-build.ts';
 import { octetString, printable } from '../src/scep/attributes.ts';
 import { ScepOid } from '../src/scep/message.ts';
 import { clientRegistry, device, post, request, testServer, type Device, type TestServer } from './helpers/server.ts';

@@ -24,7 +24,8 @@ import { readCertRep, transactionIdFor, type BuiltRequest, type CertRepResult } 
 import { equalBytes, octets, parse, serialize } from '../src/cms/der.ts';
 import { sealEnvelope } from '../src/cms/enveloped-data.ts';
 import { id_challengePassword, id_ct_authEnvelopedData, id_envelopedData, id_extensionRequest, id_signedData } from '../src/cms/oids.ts';
-import { parseContentInfo, parseSignedData, signData, spkiOf, wrap } from '../src/cms/signed-data.ts';
+import { parseContentInfo, parseSignedData, spkiOf } from '../src/cms/signed-data.ts';
+import { signData, wrap } from '../src/cms/signed-data-build.ts';
 import type { ContentCipher, KeyTransport, PrivateKeyHandle } from '../src/crypto/types.ts';
 import { nativeHandle } from '../src/crypto/keys.ts';
 import { octetString, printable, readOctets, readString } from '../src/scep/attributes.ts';

@@ -44,7 +44,8 @@ import {
 } from '../src/cms/kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from '../src/cms/oids.ts';
 import { Attributes, AuthEnvelopedData } from '../src/cms/schema.ts';
-import { identifies, parseContentInfo, wrap } from '../src/cms/signed-data.ts';
+import { identifies, parseContentInfo } from '../src/cms/signed-data.ts';
+import { wrap } from '../src/cms/signed-data-build.ts';
 import { createRegistry } from '../src/crypto/registry.ts';
 import type { Algorithm, ContentCipher, KeyType, PrivateKeyHandle } from '../src/crypto/types.ts';
 import { REFERENCE_NODE, hasReferenceNode, referenceMissingReason } from './helpers/openssl35.ts';

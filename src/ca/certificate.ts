@@ -18,7 +18,8 @@ import type { DigestName, PrivateKeyHandle, SignatureAlgorithm } from '../crypto
 import { UnsupportedAlgorithmError } from '../crypto/types.ts';
 import { equalBytes, octets, octetsFromBer, serialize } from '../cms/der.ts';
 import { preEncoded, remember } from '../cms/pre-encoded.ts';
-import { algorithmId, parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
+import { parametersOf, spkiAlgorithmOid } from '../cms/signed-data.ts';
+import { algorithmId } from '../cms/signed-data-build.ts';
 
 export interface CertificateTemplate {
   readonly subject: Name;

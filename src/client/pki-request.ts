@@ -7,7 +7,8 @@
 import type { Certificate, CertificateList } from '@peculiar/asn1-x509';
 import { createHash, randomBytes } from 'node:crypto';
 import { openEnvelope, sealEnvelope, type Recipient } from '../cms/enveloped-data.ts';
-import { findSignerCertificate, parseSignedData, signData, spkiAlgorithmOid, spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
+import { findSignerCertificate, parseSignedData, spkiAlgorithmOid, spkiOf, verifySignerInfo } from '../cms/signed-data.ts';
+import { signData } from '../cms/signed-data-build.ts';
 import { identifies } from '../cms/signed-data.ts';
 import type { Registry } from '../crypto/registry.ts';
 import type { ContentCipher, Digest, PrivateKeyHandle } from '../crypto/types.ts';

@@ -24,7 +24,8 @@ import { decryptKari, encryptKari, kariNames } from './key-agree-recipient-info.
 import { decryptKemri, encryptKemri, kemRecipientInfo } from './kem-recipient-info.ts';
 import { id_ct_authEnvelopedData, id_data, id_envelopedData } from './oids.ts';
 import { AuthEnvelopedData } from './schema.ts';
-import { identifies, parseContentInfo, spkiAlgorithmOid, spkiOf, wrap } from './signed-data.ts';
+import { identifies, parseContentInfo, spkiAlgorithmOid, spkiOf } from './signed-data.ts';
+import { wrap } from './signed-data-build.ts';
 
 /** A certificate we can receive at, with its private key. */
 export interface Recipient {

@@ -4,7 +4,7 @@
  * method and message bytes and gets back a content type and body.
  * @module
  */
-import { certsOnly, signData } from '../cms/signed-data.ts';
+import { certsOnly, signData } from '../cms/signed-data-build.ts';
 import { capabilities } from './capabilities.ts';
 import { caCertificates, type ScepEnv } from './env.ts';
 import { ProtocolError } from './errors.ts';

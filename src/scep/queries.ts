@@ -12,7 +12,7 @@ import type { CaIdentity } from '../ca/issuer.ts';
 import { parse, serialize } from '../cms/der.ts';
 import { sameEncoding } from '../cms/pre-encoded.ts';
 import { CmsError } from '../cms/errors.ts';
-import { certsOnly } from '../cms/signed-data.ts';
+import { certsOnly } from '../cms/signed-data-build.ts';
 import { success, successWith } from './enroll.ts';
 import type { ScepEnv } from './env.ts';
 import { ScepError } from './errors.ts';
