@@ -15,11 +15,17 @@ const SOURCES = ['tsconfig.json', 'src', 'algorithms'];
 /** The name of the record beside the bundle. */
 export const MANIFEST = 'sources.json';
 
-/** `path\tsize\tmtimeMs` for every source file, sorted: what the bundle was built from. */
+/**
+ * `path\tsize\tmtimeMs` for every source file, sorted: what the bundle was built from. An entry
+ * gone by the time it is looked at is left out: a file removed while listing (an editor's atomic
+ * save) or a symlink to nowhere (Emacs marks a modified buffer with one, `.#name`), neither of
+ * which esbuild could read either.
+ */
 export function sourceListing(root) {
   const lines = [];
   const add = (rel) => {
-    const st = statSync(join(root, rel));
+    const st = statSync(join(root, rel), { throwIfNoEntry: false });
+    if (!st) return;
     if (st.isDirectory()) for (const name of readdirSync(join(root, rel))) add(`${rel}/${name}`);
     else lines.push(`${rel}\t${st.size}\t${st.mtimeMs}`);
   };
@@ -45,6 +51,11 @@ export function bundleIsFresh(root, outdir = 'dist') {
   } catch {
     return false; // no bundle yet, or one built before the record existed
   }
-  const now = sourceListing(root);
+  let now;
+  try {
+    now = sourceListing(root);
+  } catch {
+    return false; // a source that cannot be listed (unreadable folder): the sources decide, as before
+  }
   return Array.isArray(recorded) && recorded.length === now.length && recorded.every((line, i) => line === now[i]);
 }

@@ -5,7 +5,7 @@
  * folder of this test's own, so a concurrent test never sees dist/ half written.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -80,6 +80,18 @@ describe('when bin/pqscep.js runs the bundle (scripts/bundle-sources.js)', () =>
       expect(bundleIsFresh(root)).toBe(true);
       rmSync(join(root, 'dist', 'sources.json'));
       expect(bundleIsFresh(root)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('treats an entry that is gone when looked at (an editor lock file, a file removed while listing) as no source', () => {
+    // Emacs marks a modified buffer with `.#name`, a symlink to nowhere; the check and the build must not throw on it.
+    const root = project();
+    try {
+      symlinkSync('user@host.4242:1700000000', join(root, 'src/cms/.#der.ts'));
+      expect(bundleIsFresh(root)).toBe(true);
+      expect(sourceListing(root).some((line) => line.includes('.#der.ts'))).toBe(false);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
