@@ -31,7 +31,7 @@ export interface PhaseTiming {
   readonly p95Ms: number;
   /** 1000 / meanMs: operations per second on one core, sequentially. */
   readonly perSec: number;
-  /** Relative margin of error of meanMs, percent (95%: 1.96 standard errors), as benny gives for the primitives; absent in results from before it was kept. */
+  /** Relative margin of error of meanMs, percent (95%: t standard errors, 1.96 for many samples), as benny gives for the primitives; absent in results from before it was kept. */
   readonly rme?: number;
 }
 
@@ -74,12 +74,30 @@ function timing(samples: readonly Sample[]): PhaseTiming {
   const meanMs = mean(ms);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  const sd = Math.sqrt(ms.reduce((a, x) => a + (x - meanMs) ** 2, 0) / Math.max(1, ms.length - 1));
   return {
     meanMs: round(meanMs), cpuMs: round(mean(samples.map((x) => x.cpuMs))), medianMs: round(at(0.5)), p95Ms: round(at(0.95)),
     perSec: Math.round((1000 / meanMs) * 100) / 100,
-    rme: Math.round(((196 * sd) / Math.sqrt(ms.length) / meanMs) * 100) / 100,
+    rme: relativeMarginPct(ms),
   };
+}
+
+/**
+ * Student's t, two-tailed 95%, by degrees of freedom 1-30 (the table benchmark.js uses for benny's
+ * `rme`; NIST/SEMATECH e-Handbook §1.3.6.7.2); 1.96 beyond.
+ */
+const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/**
+ * Relative 95% margin of error of the mean of `xs`, percent (2 decimals), as benny (benchmark.js)
+ * computes `rme`: t for n - 1 degrees of freedom, not 1.96, which understates it for few samples
+ * (a slow suite's N is 2 to 4: 12.7 to 3.2 standard errors).
+ */
+export function relativeMarginPct(xs: readonly number[]): number {
+  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  const t = T95[Math.max(1, xs.length - 1) - 1] ?? 1.96;
+  return Math.round(((100 * t * sd) / Math.sqrt(xs.length) / mean) * 100) / 100;
 }
 
 
