@@ -12,11 +12,11 @@
 // `--outdir NAME` writes elsewhere (test/bundle.test.ts); NAME must be one folder directly in the
 // project, as dist/ is, because the bundle finds profiles/ one level up (src/project-root.ts).
 import { build } from 'esbuild';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sourceListing, writeManifest } from './bundle-sources.js';
+import { bundleEntry, sourceListing, writeManifest } from './bundle-sources.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
@@ -43,12 +43,16 @@ try {
   });
   // Each file is written beside its place and renamed into it: a pqscep starting meanwhile
   // loads the old bundle or the new one, never half of one.
+  // Each is recorded as written (before the rename, which keeps inode, size and time): another
+  // build renaming its own bundle over it meanwhile then does not pass for this one.
+  const bundle = [];
   for (const file of outputFiles) {
     mkdirSync(dirname(file.path), { recursive: true });
     writeFileSync(`${file.path}.${process.pid}.tmp`, file.contents);
+    bundle.push(bundleEntry(relative(join(root, values.outdir), file.path), statSync(`${file.path}.${process.pid}.tmp`)));
     renameSync(`${file.path}.${process.pid}.tmp`, file.path);
   }
-  writeManifest(root, values.outdir, listing);
+  writeManifest(root, values.outdir, listing, bundle);
 } catch (err) {
   // esbuild has already printed each of its errors with file and line; anything else gets one line.
   if (!Array.isArray(err?.errors)) console.error(`build: ${err?.message ?? err}`);

@@ -4,6 +4,9 @@
 // size and time. Comparing for equality, not "bundle newer than the newest source", also catches
 // sources that went back in time: an older checkout's files, or files copied with their old times
 // (`cp -p`, `rsync -t`), which a newer bundle would otherwise shadow.
+// The record also names the bundle files it goes with (inode, size and time of each as written):
+// two builds running at once each write the bundle and then their record, so the last record
+// written may describe the other build's bundle; a record only counts for its own bundle files.
 // Leaves out: content hashes (reading every source at each start costs more than it buys: an edit
 // that keeps both size and time to the nanosecond is not one an editor or git makes).
 import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -33,17 +36,26 @@ export function sourceListing(root) {
   return lines.sort();
 }
 
+/** `name\tino\tsize\tmtimeMs` of a bundle file, from its stat (a rename keeps all three). */
+export const bundleEntry = (name, st) => `${name}\t${st.ino}\t${st.size}\t${st.mtimeMs}`;
+
 /**
- * Records `listing` (taken before the build) in `outdir`, a folder directly in `root`; written
- * last and renamed into place, so a pqscep starting meanwhile reads a whole record or none.
+ * Records `listing` (taken before the build) and the bundle files this build wrote (`bundle`,
+ * {@link bundleEntry} lines) in `outdir`, a folder directly in `root`; written last and renamed
+ * into place, so a pqscep starting meanwhile reads a whole record or none.
  */
-export function writeManifest(root, outdir, listing) {
+export function writeManifest(root, outdir, listing, bundle) {
   const file = join(root, outdir, MANIFEST);
-  writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify(listing, null, 1)}\n`);
+  writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify({ sources: listing, bundle }, null, 1)}\n`);
   renameSync(`${file}.${process.pid}.tmp`, file);
 }
 
-/** True when `outdir`'s record lists exactly the source files there are now, each of the same size and time. */
+const sameLines = (a, b) => Array.isArray(a) && a.length === b.length && a.every((line, i) => line === b[i]);
+
+/**
+ * True when `outdir`'s record lists exactly the source files there are now, each of the same size
+ * and time, and its bundle files are still those this record's build wrote.
+ */
 export function bundleIsFresh(root, outdir = 'dist') {
   let recorded;
   try {
@@ -51,11 +63,17 @@ export function bundleIsFresh(root, outdir = 'dist') {
   } catch {
     return false; // no bundle yet, or one built before the record existed
   }
+  if (!Array.isArray(recorded?.bundle) || recorded.bundle.length === 0) return false; // an older record's form
   let now;
+  let bundle;
   try {
     now = sourceListing(root);
+    bundle = recorded.bundle.map((line) => {
+      const name = String(line).split('\t')[0];
+      return bundleEntry(name, statSync(join(root, outdir, name)));
+    });
   } catch {
-    return false; // a source that cannot be listed (unreadable folder): the sources decide, as before
+    return false; // a source that cannot be listed, a bundle file gone: the sources decide, as before
   }
-  return Array.isArray(recorded) && recorded.length === now.length && recorded.every((line, i) => line === now[i]);
+  return sameLines(recorded.sources, now) && sameLines(recorded.bundle, bundle);
 }

@@ -5,12 +5,12 @@
  * folder of this test's own, so a concurrent test never sees dist/ half written.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleIsFresh, sourceListing, writeManifest } from '../scripts/bundle-sources.js';
+import { bundleEntry, bundleIsFresh, sourceListing, writeManifest } from '../scripts/bundle-sources.js';
 import { baseEnv, freePort, ROOT } from './helpers/cli.ts';
 
 const run = promisify(execFile);
@@ -70,7 +70,12 @@ describe('when bin/pqscep.js runs the bundle (scripts/bundle-sources.js)', () =>
     writeFileSync(join(root, 'tsconfig.json'), '{}');
     writeFileSync(join(root, 'src/cms/der.ts'), 'export const a = 1;');
     writeFileSync(join(root, 'algorithms/rsa.ts'), 'export const b = 2;');
-    writeManifest(root, 'dist', sourceListing(root));
+    const listing = sourceListing(root);
+    const bundle = ['pqscep.js', 'pki-worker-boot.js'].map((name) => {
+      writeFileSync(join(root, 'dist', name), `// built from a = 1 (${name})`);
+      return bundleEntry(name, statSync(join(root, 'dist', name)));
+    });
+    writeManifest(root, 'dist', listing, bundle);
     return root;
   }
 
@@ -97,7 +102,7 @@ describe('when bin/pqscep.js runs the bundle (scripts/bundle-sources.js)', () =>
     }
   });
 
-  it('runs the sources after an edit, an added or removed file, or an older copy put back (cp -p)', () => {
+  it('runs the sources after an edit, an added or removed file, an older copy put back (cp -p), or another build\'s bundle put in place', () => {
     const cases: ((root: string) => void)[] = [
       (root) => writeFileSync(join(root, 'src/cms/der.ts'), 'export const a = 10;'),
       (root) => writeFileSync(join(root, 'algorithms/ml-kem.ts'), ''),
@@ -109,6 +114,13 @@ describe('when bin/pqscep.js runs the bundle (scripts/bundle-sources.js)', () =>
         const t = statSync(file).mtime.getTime() / 1000 - 3600;
         utimesSync(file, t, t);
       },
+      // Two builds at once: the other one's bundle renamed over this record's (its own record still to
+      // come, or already overwritten by this one): the record describes sources, not that bundle.
+      (root) => {
+        writeFileSync(join(root, 'dist/pqscep.js.other.tmp'), '// built from a = 0');
+        renameSync(join(root, 'dist/pqscep.js.other.tmp'), join(root, 'dist/pqscep.js'));
+      },
+      (root) => rmSync(join(root, 'dist/pki-worker-boot.js')),
     ];
     for (const change of cases) {
       const root = project();
