@@ -43,7 +43,7 @@ try {
   });
   // Each file is written beside its place and renamed into it: a pqscep starting meanwhile
   // loads the old bundle or the new one, never half of one.
-  // Each is recorded as written (before the rename, which keeps inode, size and time): another
+  // Each is recorded as written (before the rename, which keeps size and time): another
   // build renaming its own bundle over it meanwhile then does not pass for this one.
   const bundle = [];
   for (const file of outputFiles) {

@@ -4,7 +4,8 @@
 // size and time. Comparing for equality, not "bundle newer than the newest source", also catches
 // sources that went back in time: an older checkout's files, or files copied with their old times
 // (`cp -p`, `rsync -t`), which a newer bundle would otherwise shadow.
-// The record also names the bundle files it goes with (inode, size and time of each as written):
+// The record also names the bundle files it goes with (size and time of each as written; not the
+// inode, which a copy that keeps times, `cp -a` or a container image's COPY, does not keep):
 // two builds running at once each write the bundle and then their record, so the last record
 // written may describe the other build's bundle; a record only counts for its own bundle files.
 // Leaves out: content hashes (reading every source at each start costs more than it buys: an edit
@@ -36,8 +37,8 @@ export function sourceListing(root) {
   return lines.sort();
 }
 
-/** `name\tino\tsize\tmtimeMs` of a bundle file, from its stat (a rename keeps all three). */
-export const bundleEntry = (name, st) => `${name}\t${st.ino}\t${st.size}\t${st.mtimeMs}`;
+/** `name\tsize\tmtimeMs` of a bundle file, from its stat (a rename keeps both). */
+export const bundleEntry = (name, st) => `${name}\t${st.size}\t${st.mtimeMs}`;
 
 /**
  * Records `listing` (taken before the build) and the bundle files this build wrote (`bundle`,
