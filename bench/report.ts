@@ -176,7 +176,7 @@ export function markdown(r: BenchResult): string {
   })), '');
 
   out.push('## Throughput (in-process, per second, one core)', '');
-  out.push('client build = CSR, signer and reply certificates, envelope, SignerInfo; server = `pkiOperation` end to end (decode, verify, decrypt, policy, issue, SQLite store, reply); client open = verify and decrypt the CertRep. Limit = 1 / Σ primitive costs of the phase (primitives below). Rates are 1000 / mean wall-clock ms; ± is the 95% margin of the % of limit, from the primitives\' and the server timing\'s spread (ML-DSA signing repeats a random number of rounds, so its cost varies from call to call); \"by CPU time\" compares the process CPU time per request with the primitives\' CPU time instead (robust to other processes on the machine; excludes fsync waits; includes GC and helper threads).', '');
+  out.push('client build = CSR, signer and reply certificates, envelope, SignerInfo; server = `pkiOperation` end to end (decode, verify, decrypt, policy, issue, SQLite store, reply); client open = verify and decrypt the CertRep. Limit = 1 / Σ primitive costs of the phase (primitives below). Rates are 1000 / mean wall-clock ms; ± is the 95% margin of the % of limit, from the primitives\' and the server timing\'s spread (ML-DSA signing repeats a random number of rounds, so its cost varies from call to call), not from what moves both alike (other load on the machine, CPU clock); \"by CPU time\" compares the process CPU time per request with the primitives\' CPU time instead (robust to other processes on the machine; excludes fsync waits; includes GC and helper threads).', '');
   const rows: string[][] = [];
   for (const s of r.suites) {
     for (const run of allRuns) {
