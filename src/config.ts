@@ -22,8 +22,23 @@ const duration = (minMs: number, maxMs: number) =>
     return ms;
   });
 
+/**
+ * A whole number within [min, max]: a number, or text of decimal digits (spaces around are
+ * fine). NOTE: not z.coerce.number(): Number() reads '0x10' as 16, '1e3' as 1000 and '' as 0,
+ * so `--port 0x10` would listen on 16 and `--port ''` on a random port.
+ */
+const wholeNumber = (min: number, max: number) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 32) : value)})` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 export const ConfigSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  port: wholeNumber(0, 65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
   dataDir: z.string().min(1).default('data'),
   /** Static challenge password; generated and kept in the data folder when not given. */
@@ -31,12 +46,12 @@ export const ConfigSchema = z.object({
   /** DES, 3DES and SHA-1 (RFC 8894 §3.5.2 DES3 / SHA-1): off unless asked for. */
   allowLegacy: z.boolean().default(false),
   /** Largest PKIOperation message (POST body or decoded GET message). */
-  maxMessageBytes: z.coerce.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(1024 * 1024),
-  validityDays: z.coerce.number().int().min(1).max(3650).default(365),
+  maxMessageBytes: wholeNumber(64 * 1024, 64 * 1024 * 1024).default(1024 * 1024),
+  validityDays: wholeNumber(1, 3650).default(365),
   /** Extended key usages of issued certificates, as OIDs (default id-kp-clientAuth). */
   extendedKeyUsage: z.array(z.string().regex(/^\d+(\.\d+)+$/, 'must be a dotted OID')).default(['1.3.6.1.5.5.7.3.2']),
   approval: z.enum(['auto', 'manual']).default('auto'),
-  crlValidityHours: z.coerce.number().int().min(1).max(24 * 365).default(24),
+  crlValidityHours: wholeNumber(1, 24 * 365).default(24),
   /** Key type of the CA (`--ca-alg`), e.g. rsa-2048, ecdsa-p256, ml-dsa-65; overrides the profile's. */
   caKeyType: z.string().min(1).optional(),
   /** Key types of the RA certificates (`--ra-alg`, repeatable); overrides the profile's. */
@@ -54,7 +69,7 @@ export const ConfigSchema = z.object({
    * threads (src/scep/pki-pool.ts). 1 keeps everything on the main thread. `pqscep serve`
    * defaults to the number of cores; embedding code and tests get 1 unless they ask.
    */
-  workers: z.coerce.number().int().min(1).max(64).default(1),
+  workers: wholeNumber(1, 64).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   /** The admin API (fleets, profiles, audit) on its own listener; `--no-admin` turns it off. */
   admin: z.boolean().default(true),
@@ -62,7 +77,7 @@ export const ConfigSchema = z.object({
    * Its port (`--admin-port`); 0 picks a free one. Default: the SCEP port + 1 (8081 next to the
    * default 8080), or a free one when the SCEP port is 0.
    */
-  adminPort: z.coerce.number().int().min(0).max(65535).optional(),
+  adminPort: wholeNumber(0, 65535).optional(),
   /** Its address (`--admin-host`): loopback unless configured, so only local users reach it. */
   adminHost: z.string().min(1).default('127.0.0.1'),
   /** Its bearer token (`--admin-token`); generated once and kept in `<data>/admin-token.txt` when not given. */
@@ -85,9 +100,18 @@ export const ConfigSchema = z.object({
 });
 export type ServerConfig = z.infer<typeof ConfigSchema>;
 
+/**
+ * A PQSCEP_* switch: 1, true, yes or on (any case) turn it on; 0, false, no or off turn it off.
+ * Anything else is a mistake, refused rather than read as off.
+ */
+function yes(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`invalid setting ${name}: must be 1, true, yes, on or 0, false, no, off (got ${JSON.stringify(value.slice(0, 32))})`);
+}
+
 /** Settings read from the environment; CLI flags override them. */
-/** A PQSCEP_* switch: 1, true or yes (any case) turn it on. */
-const yes = (value: string): boolean => ['1', 'true', 'yes'].includes(value.toLowerCase());
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<keyof ServerConfig, unknown>> {
   const out: Partial<Record<keyof ServerConfig, unknown>> = {};
@@ -99,11 +123,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
   if (env.PQSCEP_RATE_LIMIT) out.rateLimitPerAddress = env.PQSCEP_RATE_LIMIT;
-  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = yes(env.PQSCEP_TRUST_PROXY);
+  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = yes('PQSCEP_TRUST_PROXY', env.PQSCEP_TRUST_PROXY);
   if (env.PQSCEP_TLS_CERT) out.tlsCert = env.PQSCEP_TLS_CERT;
   if (env.PQSCEP_TLS_KEY) out.tlsKey = env.PQSCEP_TLS_KEY;
   if (env.PQSCEP_WORKERS) out.workers = env.PQSCEP_WORKERS;
-  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = yes(env.PQSCEP_ALLOW_LEGACY);
+  if (env.PQSCEP_PQ_BACKEND) out.pqBackend = env.PQSCEP_PQ_BACKEND;
+  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = yes('PQSCEP_ALLOW_LEGACY', env.PQSCEP_ALLOW_LEGACY);
   return out;
 }
 

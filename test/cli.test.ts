@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnv, freePort, pqscep, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
+import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
 import { parseSignedData } from '../src/cms/signed-data.ts';
 import { readString } from '../src/scep/attributes.ts';
 import { MessageType, PkiStatus, ScepOid } from '../src/scep/message.ts';
@@ -199,5 +200,44 @@ describe('pqscep serve with PQSCEP_* environment variables', () => {
 
   it('exits 0 on SIGTERM', async () => {
     expect(await stop(server)).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('serve settings (src/config.ts): a number or a switch is read exactly, or refused in one line', () => {
+  it('numbers are decimal digits: hex, binary, exponent or empty text are refused, not read as another number', () => {
+    expect(parseConfig({ port: '8443', workers: ' 2 ', validityDays: 30 })).toMatchObject({ port: 8443, workers: 2, validityDays: 30 });
+    // Number('0x10') is 16 and Number('') is 0 (a random port): neither is what was typed.
+    for (const [setting, bad] of [['port', '0x10'], ['port', ''], ['port', ' '], ['port', '1e3'], ['port', '0b11'], ['validityDays', '0x10'],
+      ['workers', '0o7'], ['adminPort', '8e3'], ['maxMessageBytes', '1e6'], ['crlValidityHours', '-0']] as const) {
+      expect(() => parseConfig({ [setting]: bad }), `${setting}=${JSON.stringify(bad)}`).toThrow(ConfigError);
+      expect(() => parseConfig({ [setting]: bad })).toThrow(new RegExp(`^invalid setting ${setting}: must be a whole number from \\d+ to \\d+ \\(got "[^\\n]*"\\)$`));
+    }
+    expect(() => parseConfig({ port: '70000' })).toThrow(/^invalid setting port: must be a whole number from 0 to 65535 \(got "70000"\)$/);
+  });
+
+  it('PQSCEP_* switches take 1/true/yes or 0/false/no; anything else is refused, not read as off', () => {
+    expect(configFromEnv({ PQSCEP_TRUST_PROXY: 'YES', PQSCEP_ALLOW_LEGACY: '0' })).toMatchObject({ trustProxy: true, allowLegacy: false });
+    expect(configFromEnv({ PQSCEP_TRUST_PROXY: 'off' })).toMatchObject({ trustProxy: false });
+    for (const name of ['PQSCEP_TRUST_PROXY', 'PQSCEP_ALLOW_LEGACY']) {
+      expect(() => configFromEnv({ [name]: 'maybe' })).toThrow(ConfigError);
+      expect(() => configFromEnv({ [name]: 'maybe' })).toThrow(new RegExp(`^invalid setting ${name}: must be 1, true, yes, on or 0, false, no, off \\(got "maybe"\\)$`));
+    }
+  });
+
+  it('PQSCEP_PQ_BACKEND (README) reaches the configuration, and a bad value is refused in one line', () => {
+    expect(parseConfig(configFromEnv({ PQSCEP_PQ_BACKEND: 'noble' })).pqBackend).toBe('noble');
+    expect(() => parseConfig(configFromEnv({ PQSCEP_PQ_BACKEND: 'bogus' }))).toThrow(/^invalid setting pqBackend: [^\n]*"noble"[^\n]*$/);
+  });
+
+  it('serve --port 0x10: exit 1 and one line, nothing listens and no data folder is made', async () => {
+    const data = join(work, 'hex-port');
+    const reason = expectOneLineError(await pqscep(['serve', '--port', '0x10', '--data', data, '--no-admin'], baseEnv(), 20_000));
+    expect(reason).toMatch(/^invalid setting port: must be a whole number/);
+    expect(existsSync(data)).toBe(false);
+  });
+
+  it('PQSCEP_TRUST_PROXY=maybe: exit 1 and one line naming the variable', async () => {
+    const reason = expectOneLineError(await pqscep(['serve', '--data', join(work, 'bad-switch'), '--port', '0', '--no-admin'], { ...baseEnv(), PQSCEP_TRUST_PROXY: 'maybe' }, 20_000));
+    expect(reason).toMatch(/PQSCEP_TRUST_PROXY/);
   });
 });
