@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
-import { openSqliteStore, SCHEMA_V1 } from '../src/store/sqlite-store.ts';
+import { openSqliteStore, SCHEMA_V1, StoreOpenError } from '../src/store/sqlite-store.ts';
 import { SCHEMA_V2 } from '../src/store/sqlite-fleets.ts';
 import { SCHEMA_V3 } from '../src/store/sqlite-lifecycle.ts';
 import {
@@ -342,6 +342,62 @@ describe('schema migration 3 → 4 (RFC 8894 §3.3.1 replays matched per fleet)'
     const again = openSqliteStore(file); // version 4 reopened: no migration, rows kept
     expect(again.transactionByRequestHash('routers', 'h-issued')!.certSerial).toBe('0abc');
     again.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite store: a file that is not a pqscep store is refused in one line naming it, and left as it was', () => {
+  const refused = (file: string, reason: RegExp) => {
+    let err: unknown;
+    try {
+      openSqliteStore(file).close();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StoreOpenError);
+    const message = (err as Error).message;
+    expect(message.startsWith(`${file}: `), message).toBe(true);
+    expect(message).not.toContain('\n');
+    expect(message).toMatch(reason);
+  };
+
+  it('random bytes: not an SQLite database', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'pqscep.db');
+    const junk = Buffer.alloc(4096, 0x5a);
+    fs.writeFileSync(file, junk);
+    refused(file, /not a pqscep store \(not an SQLite database\)/);
+    expect(fs.readFileSync(file)).toEqual(junk);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("another program's SQLite database: refused before any table or pragma is written", () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'pqscep.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE certificates (x); CREATE TABLE notes (y)');
+    db.close();
+    const before = fs.readFileSync(file);
+    refused(file, /not a pqscep store: it holds other tables \(certificates, notes\) and no pqscep schema version/);
+    expect(fs.readFileSync(file)).toEqual(before); // still rollback-journal mode, no pqscep table
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a folder where the database file should be', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'pqscep.db');
+    fs.mkdirSync(file);
+    refused(file, /is a folder, not a pqscep database file/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a newer schema version names the file too', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'pqscep.db');
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    refused(file, /schema version 99 is newer than this pqscep supports \(4\)/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
