@@ -5,7 +5,7 @@
  * Leaves out: switching fleets (src/fleet/), reading profile files (src/policy/profile.ts).
  * @module
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 import { createRegistry } from './crypto/registry.ts';
@@ -16,12 +16,23 @@ import { projectPath } from './project-root.ts';
 export const DEFAULT_PROFILES_DIR = projectPath('profiles');
 
 /**
+ * An explicit `--profiles DIR` must be a folder: a typo would otherwise leave the server with no
+ * profile files at all (and fleets on them without a profile). The default folder may be absent.
+ */
+export function checkProfilesDir(dir: string): void {
+  const stat = statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new ConfigError(`invalid setting profilesDir (--profiles): ${dir} does not exist`);
+  if (!stat.isDirectory()) throw new ConfigError(`invalid setting profilesDir (--profiles): ${dir} is not a folder`);
+}
+
+/**
  * The profiles this server knows, and the default fleet's: `--profile NAME` (with `--ca-alg` /
  * `--ra-alg` overriding its CA and RA), else the `flags` profile.
  */
 export function resolveProfiles(config: ServerConfig): { profiles: Map<string, Profile>; defaultProfile: Profile; explicit: boolean } {
   const registry = createRegistry(ALGORITHMS, { allowLegacy: true });
   const dir = config.profilesDir ?? DEFAULT_PROFILES_DIR;
+  if (config.profilesDir !== undefined) checkProfilesDir(config.profilesDir);
   let profiles: Map<string, Profile>;
   try {
     profiles = existsSync(dir) ? loadProfiles(dir, registry) : new Map();

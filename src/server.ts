@@ -9,9 +9,9 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
 import { createListener, Drain, loadTls } from './http/listener.ts';
@@ -117,13 +117,26 @@ function publishCaCertificate(dataDir: string, env: ScepEnv | undefined): void {
 
 export { DEFAULT_PROFILES_DIR } from './server-profiles.ts';
 
+/** Makes the data folder (0700); a file in its way is a configuration mistake named in one line. */
+function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    let p = resolve(dir);
+    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+    const reason = existsSync(p) && !statSync(p).isDirectory() ? `${p} is a file, not a folder` : `cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    throw new ConfigError(`invalid setting dataDir (--data): ${reason}`);
+  }
+}
+
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Every check that needs no data folder comes first, so a mistake leaves none behind.
   setPqBackend(config.pqBackend);
   checkKeyTypes(config, createRegistry(ALGORITHMS, { allowLegacy: true }));
   const tls = loadTls(config.tlsCert, config.tlsKey);
   if (config.adminTls && !tls) throw new ConfigError('invalid setting adminTls (--admin-tls): needs --tls-cert and --tls-key, whose certificate and key it uses');
   const { profiles, defaultProfile, explicit } = resolveProfiles(config);
+  makeDataDir(config.dataDir);
   const created = !existsSync(join(config.dataDir, 'ca'));
   const store = openSqliteStore(join(config.dataDir, 'pqscep.db'));
   const challenge = config.challenge ?? loadOrCreateSecret(join(config.dataDir, 'challenge.txt'), 12);

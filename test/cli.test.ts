@@ -8,7 +8,7 @@
  * Leaves out: --approval manual / PENDING, --get (covered in protocol tests), logging format.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -239,5 +239,39 @@ describe('serve settings (src/config.ts): a number or a switch is read exactly, 
   it('PQSCEP_TRUST_PROXY=maybe: exit 1 and one line naming the variable', async () => {
     const reason = expectOneLineError(await pqscep(['serve', '--data', join(work, 'bad-switch'), '--port', '0', '--no-admin'], { ...baseEnv(), PQSCEP_TRUST_PROXY: 'maybe' }, 20_000));
     expect(reason).toMatch(/PQSCEP_TRUST_PROXY/);
+  });
+});
+
+describe('pqscep serve: a wrong data or profiles folder is refused in one line, and nothing is half-made', () => {
+  it('--data naming a file, or a folder under a file: one line naming --data', async () => {
+    const file = join(work, 'data-is-a-file');
+    writeFileSync(file, 'not a folder\n');
+    for (const data of [file, join(file, 'sub')]) {
+      const reason = expectOneLineError(await pqscep(['serve', '--port', '0', '--no-admin', '--data', data], baseEnv(), 20_000));
+      expect(reason).toBe(`invalid setting dataDir (--data): ${file} is a file, not a folder`);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('not a folder\n');
+  });
+
+  it('--data holding a pqscep.db that is not a pqscep store: one line naming the file; no CA is created beside it', async () => {
+    const data = join(work, 'foreign-db');
+    mkdirSync(data);
+    writeFileSync(join(data, 'pqscep.db'), Buffer.alloc(2048, 0x41));
+    const reason = expectOneLineError(await pqscep(['serve', '--port', '0', '--no-admin', '--data', data], baseEnv(), 20_000));
+    expect(reason).toBe(`${join(data, 'pqscep.db')}: not a pqscep store (not an SQLite database)`);
+    expect(readdirSync(data)).toEqual(['pqscep.db']);
+  });
+
+  it('--profiles naming a folder that does not exist, or a file: one line naming --profiles (not silently no profiles)', async () => {
+    const data = join(work, 'profiles-typo');
+    const file = join(work, 'profiles-is-a-file.json');
+    writeFileSync(file, '{}');
+    for (const [dir, what] of [[join(work, 'no-such-profiles'), 'does not exist'], [file, 'is not a folder']]) {
+      const reason = expectOneLineError(await pqscep(['serve', '--port', '0', '--no-admin', '--data', data, '--profiles', dir], baseEnv(), 20_000));
+      expect(reason).toBe(`invalid setting profilesDir (--profiles): ${dir} ${what}`);
+      const cli = expectOneLineError(await pqscep(['profile', 'list', '--profiles', dir]));
+      expect(cli).toBe(`invalid setting profilesDir (--profiles): ${dir} ${what}`);
+    }
+    expect(existsSync(data)).toBe(false);
   });
 });

@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { ALGORITHMS } from '../../algorithms/index.ts';
 import { createRegistry } from '../crypto/registry.ts';
 import { loadProfiles, parseProfile, ProfileError, type Profile } from '../policy/profile.ts';
-import { DEFAULT_PROFILES_DIR } from '../server.ts';
+import { checkProfilesDir, DEFAULT_PROFILES_DIR } from '../server-profiles.ts';
 
 const registry = () => createRegistry(ALGORITHMS, { allowLegacy: true });
 const out = (text: string) => process.stdout.write(`${text}\n`);
 
 export function profilesFrom(dir: string | undefined): Map<string, Profile> {
+  if (dir !== undefined) checkProfilesDir(dir);
   return loadProfiles(dir ?? DEFAULT_PROFILES_DIR, registry());
 }
 
