@@ -159,6 +159,38 @@ describe('pqscep errors before any server answers', () => {
     expect(reason).toContain(`127.0.0.1:${port}`);
   });
 
+  it('enroll / renew / caps / profile validate: a wrong option value or input file is named in one line before any request is sent', async () => {
+    const port = await freePort(); // nothing listens: every refusal below must come before the network
+    const url = `http://127.0.0.1:${port}/scep`;
+    const file = join(work, 'client-a-file');
+    writeFileSync(file, 'x\n');
+    const keyPem = join(work, 'client-key.pem');
+    writeFileSync(keyPem, '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHcHbQpzGKV9PBbBclGyZkXfTC+H68CZKrF3+6UduSwq\n-----END PRIVATE KEY-----\n');
+    const badCert = join(work, 'client-bad-cert.pem');
+    writeFileSync(badCert, '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n');
+    const enroll = (...extra: string[]) => pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--subject', 'CN=x', '--out', join(work, 'client-out'), ...extra]);
+    const renew = (cert: string, key: string) => pqscep(['renew', '--url', url, '--out', join(work, 'client-out'), '--cert', cert, '--key', key]);
+    const cases: [Promise<CliResult>, string][] = [
+      [enroll('--timeout', 'abc'), 'invalid --timeout "abc": use a whole number of seconds from 1 to 86400'],
+      [enroll('--timeout', '1e999'), 'invalid --timeout "1e999": use a whole number of seconds from 1 to 86400'],
+      [enroll('--key-alg', 'ml-kem-768'), 'invalid --key-alg ml-kem-768: it cannot sign a CSR; choose one of: '],
+      [pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--subject', 'CN=x', '--out', file]), `invalid --out ${file}: ${file} is a file, not a folder`],
+      [pqscep(['caps', '--url', 'notaurl']), 'invalid --url "notaurl": use e.g. http://127.0.0.1:8080/scep'],
+      [pqscep(['caps', '--url', 'ftp://host/scep']), 'invalid --url "ftp://host/scep": use http:// or https://'],
+      [renew(join(work, 'no-such.pem'), keyPem), `cannot read --cert ${join(work, 'no-such.pem')}: no such file`],
+      [renew(work, keyPem), `cannot read --cert ${work}: it is a folder`],
+      [renew(keyPem, keyPem), `--cert ${keyPem}: holds a PRIVATE KEY, not a CERTIFICATE`],
+      [renew(badCert, keyPem), `--cert ${badCert}: not an X.509 certificate`],
+      [pqscep(['profile', 'validate', work]), `cannot read profile ${work}: it is a folder`],
+      [pqscep(['profile', 'validate', join(work, 'no-such.json')]), `cannot read profile ${join(work, 'no-such.json')}: no such file`],
+    ];
+    for (const [run, expected] of cases) {
+      const r = await run;
+      expect(expectOneLineError(r).startsWith(expected), `${r.stderr} (expected ${expected})`).toBe(true);
+    }
+    expect(existsSync(join(work, 'client-out'))).toBe(false);
+  });
+
   it('serve --port notanumber: exit 1 and one line naming the setting', async () => {
     const reason = expectOneLineError(await pqscep(['serve', '--port', 'notanumber', '--data', join(work, 'bad-port')], baseEnv(), 20_000));
     expect(reason).toMatch(/\bport\b/);

@@ -7,7 +7,7 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALGORITHMS } from '../../algorithms/index.ts';
 import { fromPem, toPem } from '../ca/pem.ts';
@@ -17,6 +17,7 @@ import { serialize } from '../cms/der.ts';
 import { createRegistry } from '../crypto/registry.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { nameToString } from '../ca/certificate.ts';
+import { checkUrl, makeOutFolder, readCliFile, secondsOption } from './inputs.ts';
 
 export interface EnrollFlags {
   url: string; challenge?: string; subject?: string; keyAlg?: string; san?: string[]; out: string;
@@ -40,27 +41,63 @@ function write(out: string, key: PrivateKeyHandle, cert: Certificate, cas: reado
 }
 
 function keyTypeOf(reg: ReturnType<typeof registry>, name: string) {
+  const signing = reg.list('key').filter((k) => k.usages.includes('sign'));
   const keyType = reg.list('key').find((k) => k.name === name);
-  if (!keyType) throw new Error(`unknown --key-alg ${name}; choose one of: ${reg.list('key').filter((k) => k.usages.includes('sign')).map((k) => k.name).join(', ')}`);
+  if (!keyType) throw new Error(`unknown --key-alg ${name}; choose one of: ${signing.map((k) => k.name).join(', ')}`);
+  // A CSR is signed with its own key (RFC 2986 §3): a KEM or key-agreement key cannot make one.
+  if (!keyType.usages.includes('sign')) throw new Error(`invalid --key-alg ${name}: it cannot sign a CSR; choose one of: ${signing.map((k) => k.name).join(', ')}`);
   return keyType;
+}
+
+/** The options every client command shares, checked before any key is made or request sent. */
+function checkClientFlags(flags: EnrollFlags): number {
+  checkUrl(flags.url);
+  const timeoutMs = secondsOption(flags.timeout, '--timeout');
+  makeOutFolder(flags.out);
+  return timeoutMs;
 }
 
 export async function enrollCommand(flags: EnrollFlags): Promise<void> {
   if (!flags.subject) throw new Error('--subject is required, e.g. --subject "CN=device-1"');
   const reg = registry();
-  const key = await keyTypeOf(reg, flags.keyAlg ?? 'rsa-2048').generate();
+  const keyType = keyTypeOf(reg, flags.keyAlg ?? 'rsa-2048');
+  const timeoutMs = checkClientFlags(flags);
+  const key = await keyType.generate();
   const result = await enroll({
     url: flags.url, registry: reg, key, subject: flags.subject, challenge: flags.challenge, sans: flags.san,
-    method: flags.get ? 'GET' : undefined, timeoutMs: Number(flags.timeout) * 1000, save: saver(flags.saveMessages),
+    method: flags.get ? 'GET' : undefined, timeoutMs, save: saver(flags.saveMessages),
     onPending: (n) => process.stderr.write(`request pending approval (poll ${n})...\n`),
   });
   write(flags.out, key, result.certificate, result.caCertificates, reg);
   process.stdout.write(`issued ${nameToString(result.certificate.tbsCertificate.subject)} serial ${Buffer.from(result.certificate.tbsCertificate.serialNumber).toString('hex')} -> ${flags.out}/cert.pem\n`);
 }
 
+/** The first PEM block of `path` (the value of `option`), which must carry `label`. */
+function pemBlock(path: string, option: string, label: string): Uint8Array {
+  let blocks;
+  try {
+    blocks = fromPem(readCliFile(path, option));
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new Error(`${option} ${path}: not valid PEM (${err.message})`);
+  }
+  const block = blocks[0];
+  if (!block) throw new Error(`${option} ${path}: holds no PEM ${label}`);
+  if (block.label !== label) throw new Error(`${option} ${path}: holds a ${block.label || 'PEM block'}, not a ${label}`);
+  return block.der;
+}
+
+function loadCertificate(path: string): Certificate {
+  const der = pemBlock(path, '--cert', 'CERTIFICATE');
+  try {
+    return AsnConvert.parse(der, Certificate);
+  } catch {
+    throw new Error(`--cert ${path}: not an X.509 certificate`);
+  }
+}
+
 function loadKey(reg: ReturnType<typeof registry>, path: string): PrivateKeyHandle {
-  const der = fromPem(readFileSync(path, 'utf8'))[0]?.der;
-  if (!der) throw new Error(`${path} holds no PEM private key`);
+  const der = pemBlock(path, '--key', 'PRIVATE KEY');
   for (const keyType of reg.list('key')) {
     try {
       return keyType.importPkcs8(der);
@@ -74,22 +111,23 @@ function loadKey(reg: ReturnType<typeof registry>, path: string): PrivateKeyHand
 export async function renewCommand(flags: EnrollFlags): Promise<void> {
   if (!flags.cert || !flags.key) throw new Error('renew needs --cert and --key of the current certificate');
   const reg = registry();
-  const certDer = fromPem(readFileSync(flags.cert, 'utf8'))[0]?.der;
-  if (!certDer) throw new Error(`${flags.cert} holds no PEM certificate`);
-  const certificate = AsnConvert.parse(certDer, Certificate);
+  const certificate = loadCertificate(flags.cert);
   const oldKey = loadKey(reg, flags.key);
   // a renewal keeps the current key type unless --key-alg names another (never a silent switch to RSA)
   const keyAlg = flags.keyAlg === undefined || flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg;
-  const key = flags.reuseKey ? oldKey : await keyTypeOf(reg, keyAlg).generate();
+  const keyType = flags.reuseKey ? undefined : keyTypeOf(reg, keyAlg);
+  const timeoutMs = checkClientFlags(flags);
+  const key = keyType ? await keyType.generate() : oldKey;
   const subject = flags.subject ?? nameToString(certificate.tbsCertificate.subject);
   const result = await enroll({
     url: flags.url, registry: reg, key, subject, challenge: flags.challenge, renew: { certificate, key: oldKey },
-    method: flags.get ? 'GET' : undefined, timeoutMs: Number(flags.timeout) * 1000, save: saver(flags.saveMessages),
+    method: flags.get ? 'GET' : undefined, timeoutMs, save: saver(flags.saveMessages),
   });
   write(flags.out, key, result.certificate, result.caCertificates, reg);
   process.stdout.write(`renewed ${subject} -> ${flags.out}/cert.pem\n`);
 }
 
 export async function capsCommand(flags: { url: string }): Promise<void> {
+  checkUrl(flags.url);
   process.stdout.write(`${(await getCaps(flags.url)).join('\n')}\n`);
 }

@@ -3,11 +3,11 @@
  * the server would load them, with the same validation (file, field and allowed values).
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { ALGORITHMS } from '../../algorithms/index.ts';
 import { createRegistry } from '../crypto/registry.ts';
 import { loadProfiles, parseProfile, ProfileError, type Profile } from '../policy/profile.ts';
 import { checkProfilesDir, DEFAULT_PROFILES_DIR } from '../server-profiles.ts';
+import { readCliFile } from './inputs.ts';
 
 const registry = () => createRegistry(ALGORITHMS, { allowLegacy: true });
 const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -34,7 +34,7 @@ export async function profileShow(name: string, flags: { profiles?: string }): P
 export async function profileValidate(file: string): Promise<void> {
   let p: Profile;
   try {
-    p = parseProfile(readFileSync(file, 'utf8'), file, registry());
+    p = parseProfile(readCliFile(file, 'profile'), file, registry());
   } catch (err) {
     if (!(err instanceof ProfileError)) throw err;
     process.stderr.write(`${err.message}\n`);

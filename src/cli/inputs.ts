@@ -1,0 +1,62 @@
+/**
+ * The client commands' option values checked before any request is sent: files to read
+ * (`--cert`, `--key`, a profile), the `--out` folder, a SCEP `--url`, a number of seconds. Each
+ * mistake is an Error whose message is the one line the CLI prints, naming the option.
+ * Leaves out: what a file must contain (the command that reads it says so).
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+/** Why a path cannot be read or made, from the errno code, in words. */
+const REASONS: Readonly<Record<string, string>> = Object.freeze({
+  ENOENT: 'no such file',
+  EISDIR: 'it is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+});
+
+const reasonOf = (err: unknown) => REASONS[(err as NodeJS.ErrnoException).code ?? ''] ?? (err as Error).message.split('\n')[0];
+
+/** The text of `path`, the value of `option` (e.g. '--cert'). */
+export function readCliFile(path: string, option: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${option} ${path}: ${reasonOf(err)}`);
+  }
+}
+
+/** Makes the `--out` folder (before a certificate is requested, so one is never issued and then lost). */
+export function makeOutFolder(dir: string, option = '--out'): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    let p = resolve(dir);
+    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+    const reason = existsSync(p) && !statSync(p).isDirectory() ? `${p} is a file, not a folder` : reasonOf(err);
+    throw new Error(`invalid ${option} ${dir}: ${reason}`);
+  }
+}
+
+/** An http(s) URL. */
+export function checkUrl(text: string, option = '--url'): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`invalid ${option} ${JSON.stringify(text)}: use e.g. http://127.0.0.1:8080/scep`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`invalid ${option} ${JSON.stringify(text)}: use http:// or https://`);
+  return url;
+}
+
+/** A whole number of seconds in [1, 86400], as milliseconds. */
+export function secondsOption(text: string, option: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 86_400)) throw new Error(`invalid ${option} ${JSON.stringify(text)}: use a whole number of seconds from 1 to 86400`);
+  return n * 1000;
+}
