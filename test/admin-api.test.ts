@@ -2,7 +2,7 @@
  * The admin API (src/http/admin.ts) in process: its own loopback listener, never the SCEP port;
  * the bearer token (generated once into <data>/admin-token.txt with mode 0600, or configured),
  * compared after hashing both sides; every endpoint's JSON, and its one-line JSON errors (400,
- * 401, 404, 409, never a stack); changes applied to the running server before the response
+ * 401, 404, 409, 413, never a stack); changes applied to the running server before the response
  * (GetCACaps of /scep/<fleet> follows at once) and audited as admin-api@<address> with from/to.
  * Leaves out: the CLI over the API (fleet-cli.test.ts).
  */
@@ -242,7 +242,7 @@ describe('admin API status and dry-run (src/fleet/status.ts, dry-run.ts)', () =>
     const t = await api('GET', '/fleets/printers/dry-run?profile=pq-ml-dsa-65&format=text');
     expect(t.text).toMatch(/^fleet printers: dry run of pq-ml-dsa-65/);
     expect(t.text).toMatch(/summary: 0 ok, 1 would break/);
-    expect(expectError(await api('GET', '/fleets/printers/dry-run?profile=nope'), 409)).toMatch(/^no profile named "nope"/);
+    expect(expectError(await api('GET', '/fleets/printers/dry-run?profile=nope'), 400)).toMatch(/^no profile named "nope"/);
     expect(expectError(await api('GET', '/fleets/printers/dry-run?profile=classic-rsa&format=xml'), 400)).toMatch(/format/);
   });
 });
@@ -252,9 +252,10 @@ describe('admin API errors', () => {
     ['malformed JSON', 'POST', '/fleets', '{"name": "x",', 400, /not valid JSON/],
     ['a missing field', 'POST', '/fleets', { name: 'x' }, 400, /profile/],
     ['an unknown field', 'POST', '/fleets', { name: 'x', profile: 'classic-rsa', colour: 'red' }, 400, /colour/],
-    ['an invalid fleet name', 'POST', '/fleets', { name: 'Bad_Name', profile: 'classic-rsa' }, 409, /fleet names are lowercase/],
+    ['an invalid fleet name', 'POST', '/fleets', { name: 'Bad_Name', profile: 'classic-rsa' }, 400, /fleet names are lowercase/],
+    ['a new fleet with an unknown profile', 'POST', '/fleets', { name: 'fresh', profile: 'nope' }, 400, /^no profile named "nope"/],
     ['an existing fleet', 'POST', '/fleets', { name: 'routers', profile: 'classic-rsa' }, 409, /exists/],
-    ['an unknown profile', 'POST', '/fleets/routers/profile', { profile: 'nope' }, 409, /^no profile named "nope"; profiles: .*classic-rsa/],
+    ['an unknown profile', 'POST', '/fleets/routers/profile', { profile: 'nope' }, 400, /^no profile named "nope"; profiles: .*classic-rsa/],
     ['an unknown fleet', 'POST', '/fleets/nope/profile', { profile: 'classic-rsa' }, 404, /^no fleet named "nope"/],
     ['the current profile again', 'POST', '/fleets/routers/profile', { profile: 'pq-ml-dsa-65' }, 409, /already runs pq-ml-dsa-65/],
     ['a malformed time', 'POST', '/fleets/routers/profile', { profile: 'classic-rsa', at: 'tomorrow' }, 400, /invalid time "tomorrow"/],
@@ -273,7 +274,7 @@ describe('admin API errors', () => {
     expect(((await api('GET', '/audit')).json as AuditView[]).length).toBe(before.length);
   });
 
-  it('a body over 64 KiB is refused with 400', async () => {
-    expectError(await api('POST', '/fleets', { name: 'x', profile: 'y'.repeat(70_000) }), 400);
+  it('a body over 64 KiB is refused with 413 (RFC 9110 §15.5.14), naming the limit', async () => {
+    expect(expectError(await api('POST', '/fleets', { name: 'x', profile: 'y'.repeat(70_000) }), 413)).toMatch(/exceeds the 65536-byte limit/);
   });
 });

@@ -15,7 +15,7 @@
 import type { Profile } from '../policy/profile.ts';
 import type { AuditRecord, CertificateRecord, FleetRecord } from '../store/store.ts';
 import { dryRun, formatDryRun } from './dry-run.ts';
-import { createFleet, FleetError, parseDuration, rollback, setProfile, settle, type FleetContext } from './fleet-ops.ts';
+import { createFleet, FleetError, FleetInputError, parseDuration, rollback, setProfile, settle, type FleetContext } from './fleet-ops.ts';
 import { fleetStatus, formatStatus } from './status.ts';
 import {
   decideRequest, issueChallenges, listChallenges, listRequests, rotateStaticChallenge,
@@ -26,8 +26,8 @@ export type { ChallengeView, IssueChallengesRequest, IssuedChallenges, RequestVi
 
 /** No fleet with that name: HTTP 404. */
 export class FleetNotFound extends FleetError {}
-/** A malformed argument (time, duration, number): HTTP 400. */
-export class FleetInputError extends FleetError {}
+/** A malformed argument (fleet or profile name, time, duration, number): HTTP 400. */
+export { FleetInputError };
 
 /** A fleet as it stands now (a due switch folded in), in JSON form. */
 export interface FleetView {

@@ -43,7 +43,7 @@ import type { Registry } from '../crypto/registry.ts';
 import type { FailInfoName } from '../scep/message.ts';
 import type { ClientRecord } from '../store/store.ts';
 import { policyOf, registryFor } from './fleet-env.ts';
-import { FleetError, settle, type FleetContext } from './fleet-ops.ts';
+import { FleetError, FleetInputError, settle, type FleetContext } from './fleet-ops.ts';
 import { countRows, table } from './table.ts';
 
 /** IIS's default maxQueryString (shared/docs/scep-field-notes.md): the usual GET ceiling in front of SCEP servers. */
@@ -127,7 +127,7 @@ export function dryRun(ctx: FleetContext, fleet: string, candidate: string, o: D
   const stored = ctx.store.fleet(fleet);
   if (!stored) throw new FleetError(`no fleet named ${JSON.stringify(fleet)}`);
   const target = ctx.profiles.get(candidate);
-  if (!target) throw new FleetError(`no profile named ${JSON.stringify(candidate)}; profiles: ${[...ctx.profiles.keys()].join(', ')}`);
+  if (!target) throw new FleetInputError(`no profile named ${JSON.stringify(candidate)}; profiles: ${[...ctx.profiles.keys()].join(', ')}`);
   const { record } = settle(stored, now);
   const current = ctx.profiles.get(record.profile);
   const allowLegacy = o.allowLegacy ?? false;

@@ -18,11 +18,14 @@ export class FleetError extends Error {
   override readonly name = 'FleetError';
 }
 
+/** A malformed or unknown argument (a fleet name, a profile name, a time, a duration): HTTP 400. */
+export class FleetInputError extends FleetError {}
+
 const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 function profileNamed(ctx: FleetContext, name: string): Profile {
   const p = ctx.profiles.get(name);
-  if (!p) throw new FleetError(`no profile named ${JSON.stringify(name)}; profiles: ${[...ctx.profiles.keys()].join(', ')}`);
+  if (!p) throw new FleetInputError(`no profile named ${JSON.stringify(name)}; profiles: ${[...ctx.profiles.keys()].join(', ')}`);
   return p;
 }
 
@@ -33,7 +36,7 @@ function fleetNamed(ctx: FleetContext, name: string): FleetRecord {
 }
 
 export function createFleet(ctx: FleetContext, name: string, profile: string, actor: string, now = new Date()): FleetRecord {
-  if (!FLEET_NAME.test(name)) throw new FleetError(`fleet names are lowercase letters, digits and '-', 1-63 characters (got ${JSON.stringify(name)})`);
+  if (!FLEET_NAME.test(name)) throw new FleetInputError(`fleet names are lowercase letters, digits and '-', 1-63 characters (got ${JSON.stringify(name)})`);
   profileNamed(ctx, profile);
   if (ctx.store.fleet(name)) throw new FleetError(`fleet ${name} exists; change its profile with: pqscep fleet set-profile ${name} P`);
   const record: FleetRecord = { name, profile, updatedAt: now };

@@ -16,7 +16,7 @@
  *   GET  /metrics                                 the server's Prometheus metrics (unless --no-metrics)
  *
  * Errors are one JSON line, `{"error": "..."}`: 401 without the token, 400 for a malformed
- * request, 404 for an unknown fleet or serial, 409 for a refused operation, 500 (logged, never a stack).
+ * request (or an unknown profile name), 413 for a body over 64 KiB, 404 for an unknown fleet or serial, 409 for a refused operation, 500 (logged, never a stack).
  * Changes are recorded with actor `admin-api@<remote address>` and applied (`afterChange`)
  * before the response is sent. Leaves out: CORS. TLS only with `--admin-tls` (else bind to loopback, or put a proxy in front).
  * @module
@@ -46,7 +46,7 @@ export interface AdminDeps {
 const MAX_BODY_BYTES = 64 * 1024;
 
 class AdminHttpError extends Error {
-  constructor(readonly status: 400 | 401, message: string) {
+  constructor(readonly status: 400 | 401 | 413, message: string) {
     super(message);
   }
 }
@@ -68,7 +68,7 @@ async function body<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
   try {
     raw = await readBody(ctx.req, MAX_BODY_BYTES);
   } catch (err) {
-    if (err instanceof ProtocolError) throw new AdminHttpError(400, err.message);
+    if (err instanceof ProtocolError) throw new AdminHttpError(err.status === 413 ? 413 : 400, err.message);
     throw err;
   }
   const text = Buffer.from(raw).toString('utf8').trim();
