@@ -115,6 +115,10 @@ describe('invalid profile files: the file, the field and the allowed values', ()
     ['"legacy" naming something that is not legacy', { ...base, legacy: ['DES3'] }, 'legacy.0', /expected one of "DES-CBC"\|"DES-EDE3-CBC"\|"SHA-1"/],
     ['unknown enum value', { ...base, replyEnvelope: 'never' }, 'replyEnvelope', /expected one of "require-kem"\|"allow-classical"/],
     ['a missing required field', { ...base, ca: undefined }, 'ca', /expected object, received undefined/],
+    ['client keys no listed signature fits (every CSR would be refused)', { ...base, signatures: ['ML-DSA-65'] }, 'clientKeys',
+      /^rsa-2048, rsa-3072, rsa-4096: no algorithm in signatures \(ML-DSA-65\) signs with these keys, so their CSRs would always be refused$/],
+    ['one client key of two without a signature', { ...base, clientKeys: ['rsa-2048', 'ml-dsa-65'] }, 'clientKeys',
+      /^ml-dsa-65: no algorithm in signatures \(rsaEncryption, .*RSASSA-PSS\) signs with these keys/],
   ];
 
   it.each(cases)('%s', (_, profile, field, rest) => {

@@ -159,6 +159,13 @@ function checkAgainstRegistry(p: Profile, registry: Registry): void {
   for (const s of registry.list('signature').filter((s) => s.legacy && p.signatures.includes(s.name))) {
     if (!s.digest || !named(s.digest)) problems.push(`${p.source}: signatures: ${s.name} is a legacy algorithm: name ${s.digest ?? s.name} in "legacy" to allow it`);
   }
+  // Contradictions, once every name is known: a client key type that no allowed signature
+  // algorithm signs with (same SPKI OID) could never have its CSR (RFC 2986 §4.2) accepted.
+  if (!problems.length) {
+    const signatures = registry.list('signature').filter((s) => p.signatures.includes(s.name));
+    const unusable = p.clientKeys.filter((name) => !signatures.some((s) => s.keyOid === keyTypes.find((k) => k.name === name)?.spkiOid));
+    if (unusable.length) problems.push(`${p.source}: clientKeys: ${unusable.join(', ')}: no algorithm in signatures (${p.signatures.join(', ')}) signs with these keys, so their CSRs would always be refused`);
+  }
   if (problems.length) throw new ProfileError(problems.join('\n'));
 }
 
