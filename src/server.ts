@@ -79,6 +79,23 @@ function adminToken(config: ServerConfig): { token: string; tokenFile?: string }
 
 const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
+/** Why a listener could not bind, in words (the errno code kept for scripts), and which option to change. */
+const LISTEN_ERRORS: Readonly<Record<string, readonly [reason: string, change: 'port' | 'host']>> = Object.freeze({
+  EADDRINUSE: ['address already in use', 'port'],
+  EACCES: ['permission denied (ports below 1024 need privileges)', 'port'],
+  EADDRNOTAVAIL: ['no such address on this machine', 'host'],
+  ENOTFOUND: ['no such host', 'host'],
+  EAI_AGAIN: ['the host name could not be resolved now', 'host'],
+});
+
+/** A listener that could not bind as one ConfigError line naming the options, e.g. `--host, --port`. */
+function listenError(err: NodeJS.ErrnoException, what: string, host: string, port: number, options: { host: string; port: string; more?: string }): ConfigError {
+  const known = LISTEN_ERRORS[err.code ?? ''];
+  const reason = known ? `${known[0]} (${err.code})` : err.message.split('\n')[0];
+  const change = `choose another ${known?.[1] === 'host' ? options.host : options.port}${options.more ?? ''}`;
+  return new ConfigError(`${what} on ${host}:${port} (${options.host}, ${options.port}): ${reason}; ${change}`);
+}
+
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -180,13 +197,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     fleets.start();
     // After the first refresh: the CA and RA keys exist, so workers only read them.
     pool = await PkiPool.start(config, challenge, store, log);
-    port = await listen(server, config.port, config.host);
+    port = await listen(server, config.port, config.host).catch((err: NodeJS.ErrnoException) => {
+      throw listenError(err, 'SCEP listener', config.host, config.port, { host: '--host', port: '--port' });
+    });
     if (config.admin) {
       const { token, tokenFile } = adminToken(config);
       const adminApp = createAdminApp({ fleets: { store, profiles }, token, afterChange: () => fleets.refresh(), allowLegacy: config.allowLegacy, log, metrics: metrics && (() => metrics.exposition()) }, drain);
       adminServer = createListener(adminApp.callback(), { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, tls: config.adminTls ? tls : undefined });
-      const adminPort = await listen(adminServer, adminPortOf(config), config.adminHost).catch((err: Error) => {
-        throw new ConfigError(`admin API on ${config.adminHost}:${adminPortOf(config)} (--admin-host, --admin-port): ${err.message}; choose another --admin-port, or --no-admin`);
+      const adminPort = await listen(adminServer, adminPortOf(config), config.adminHost).catch((err: NodeJS.ErrnoException) => {
+        throw listenError(err, 'admin API', config.adminHost, adminPortOf(config), { host: '--admin-host', port: '--admin-port', more: ', or --no-admin' });
       });
       admin = { url: `${config.adminTls ? 'https' : 'http'}://${hostInUrl(config.adminHost)}:${adminPort}`, port: adminPort, token, tokenFile };
     }

@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnv, freePort, pqscep, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
@@ -189,6 +190,20 @@ describe('pqscep errors before any server answers', () => {
       expect(expectOneLineError(r).startsWith(expected), `${r.stderr} (expected ${expected})`).toBe(true);
     }
     expect(existsSync(join(work, 'client-out'))).toBe(false);
+  });
+
+  it('serve on a port in use, or on a host that does not resolve: one line naming --port / --host', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const reason = expectOneLineError(await pqscep(['serve', '--port', String(port), '--no-admin', '--data', join(work, 'port-in-use')], baseEnv(), 30_000));
+      expect(reason).toBe(`SCEP listener on 127.0.0.1:${port} (--host, --port): address already in use (EADDRINUSE); choose another --port`);
+    } finally {
+      busy.close();
+    }
+    const reason = expectOneLineError(await pqscep(['serve', '--port', '0', '--host', 'no-such-host.invalid', '--no-admin', '--data', join(work, 'bad-host')], baseEnv(), 30_000));
+    expect(reason).toBe('SCEP listener on no-such-host.invalid:0 (--host, --port): no such host (ENOTFOUND); choose another --host');
   });
 
   it('serve --port notanumber: exit 1 and one line naming the setting', async () => {
