@@ -117,6 +117,8 @@ describe('invalid profile files: the file, the field and the allowed values', ()
     ['a missing required field', { ...base, ca: undefined }, 'ca', /expected object, received undefined/],
     ['client keys no listed signature fits (every CSR would be refused)', { ...base, signatures: ['ML-DSA-65'] }, 'clientKeys',
       /^rsa-2048, rsa-3072, rsa-4096: no algorithm in signatures \(ML-DSA-65\) signs with these keys, so their CSRs would always be refused$/],
+    ['a CRL distribution point no client can fetch (RFC 5280 §4.2.1.13)', { ...base, certificate: { crlDistributionPoint: 'javascript:alert(1)' } }, 'certificate.crlDistributionPoint',
+      /^expected an http:\/\/, https:\/\/ or ldap:\/\/ URL$/],
     ['one client key of two without a signature', { ...base, clientKeys: ['rsa-2048', 'ml-dsa-65'] }, 'clientKeys',
       /^ml-dsa-65: no algorithm in signatures \(rsaEncryption, .*RSASSA-PSS\) signs with these keys/],
   ];
