@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseEnv, freePort, pqscep, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
+import { baseEnv, freePort, pqscep, ROOT, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
 import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
 import { parseSignedData } from '../src/cms/signed-data.ts';
 import { readString } from '../src/scep/attributes.ts';
@@ -170,6 +170,9 @@ describe('pqscep errors before any server answers', () => {
     const badCert = join(work, 'client-bad-cert.pem');
     writeFileSync(badCert, '-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n');
     const enroll = (...extra: string[]) => pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--subject', 'CN=x', '--out', join(work, 'client-out'), ...extra]);
+    // A certificate and another key's PKCS#8 (test/vectors/interop: micromdm scepclient's client, our interop RA).
+    const VECTOR_CERT = join(ROOT, 'test', 'vectors', 'interop', 'scepclient-client-cert.pem');
+    const VECTOR_OTHER_KEY = join(ROOT, 'test', 'vectors', 'interop', 'interop-ra-key.pem');
     const renew = (cert: string, key: string) => pqscep(['renew', '--url', url, '--out', join(work, 'client-out'), '--cert', cert, '--key', key]);
     const cases: [Promise<CliResult>, string][] = [
       [enroll('--timeout', 'abc'), 'invalid --timeout "abc": use a whole number of seconds from 1 to 86400'],
@@ -182,6 +185,7 @@ describe('pqscep errors before any server answers', () => {
       [renew(work, keyPem), `cannot read --cert ${work}: it is a folder`],
       [renew(keyPem, keyPem), `--cert ${keyPem}: holds a PRIVATE KEY, not a CERTIFICATE`],
       [renew(badCert, keyPem), `--cert ${badCert}: not an X.509 certificate`],
+      [renew(VECTOR_CERT, VECTOR_OTHER_KEY), `--key ${VECTOR_OTHER_KEY} is not the key of --cert ${VECTOR_CERT}`],
       [pqscep(['profile', 'validate', work]), `cannot read profile ${work}: it is a folder`],
       [pqscep(['profile', 'validate', join(work, 'no-such.json')]), `cannot read profile ${join(work, 'no-such.json')}: no such file`],
     ];

@@ -13,7 +13,8 @@ import { ALGORITHMS } from '../../algorithms/index.ts';
 import { fromPem, toPem } from '../ca/pem.ts';
 import { enroll } from '../client/enroll.ts';
 import { getCaps } from '../client/http.ts';
-import { serialize } from '../cms/der.ts';
+import { equalBytes, serialize } from '../cms/der.ts';
+import { spkiOf } from '../cms/signed-data.ts';
 import { createRegistry } from '../crypto/registry.ts';
 import type { PrivateKeyHandle } from '../crypto/types.ts';
 import { nameToString } from '../ca/certificate.ts';
@@ -113,6 +114,8 @@ export async function renewCommand(flags: EnrollFlags): Promise<void> {
   const reg = registry();
   const certificate = loadCertificate(flags.cert);
   const oldKey = loadKey(reg, flags.key);
+  // RFC 8894 §3.3.1.2: the RenewalReq is signed with the current certificate's key; another key's signature would only come back as badMessageCheck.
+  if (!equalBytes(spkiOf(certificate), oldKey.spki)) throw new Error(`--key ${flags.key} is not the key of --cert ${flags.cert}: give the private key the current certificate was issued for`);
   // a renewal keeps the current key type unless --key-alg names another (never a silent switch to RSA)
   const keyAlg = flags.keyAlg === undefined || flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg;
   const keyType = flags.reuseKey ? undefined : keyTypeOf(reg, keyAlg);
