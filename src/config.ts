@@ -111,24 +111,34 @@ function yes(name: string, value: string): boolean {
   throw new ConfigError(`invalid setting ${name}: must be 1, true, yes, on or 0, false, no, off (got ${JSON.stringify(value.slice(0, 32))})`);
 }
 
-/** Settings read from the environment; CLI flags override them. */
-
+/**
+ * Settings read from the environment; CLI flags override them. Surrounding whitespace is dropped
+ * (env files written on Windows end every value in \r), and a blank value counts as unset, like
+ * an empty one (`docker run -e PQSCEP_PORT=`). NOTE: the secrets are taken exactly as given.
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<keyof ServerConfig, unknown>> {
   const out: Partial<Record<keyof ServerConfig, unknown>> = {};
-  if (env.PQSCEP_PORT) out.port = env.PQSCEP_PORT;
-  if (env.PQSCEP_HOST) out.host = env.PQSCEP_HOST;
-  if (env.PQSCEP_DATA) out.dataDir = env.PQSCEP_DATA;
+  const setting = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const set = (key: keyof ServerConfig, name: string) => {
+    const value = setting(name);
+    if (value !== undefined) out[key] = value;
+  };
+  set('port', 'PQSCEP_PORT');
+  set('host', 'PQSCEP_HOST');
+  set('dataDir', 'PQSCEP_DATA');
   if (env.PQSCEP_CHALLENGE) out.challenge = env.PQSCEP_CHALLENGE;
-  if (env.PQSCEP_ADMIN_PORT) out.adminPort = env.PQSCEP_ADMIN_PORT;
-  if (env.PQSCEP_ADMIN_HOST) out.adminHost = env.PQSCEP_ADMIN_HOST;
+  set('adminPort', 'PQSCEP_ADMIN_PORT');
+  set('adminHost', 'PQSCEP_ADMIN_HOST');
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
-  if (env.PQSCEP_RATE_LIMIT) out.rateLimitPerAddress = env.PQSCEP_RATE_LIMIT;
-  if (env.PQSCEP_TRUST_PROXY) out.trustProxy = yes('PQSCEP_TRUST_PROXY', env.PQSCEP_TRUST_PROXY);
-  if (env.PQSCEP_TLS_CERT) out.tlsCert = env.PQSCEP_TLS_CERT;
-  if (env.PQSCEP_TLS_KEY) out.tlsKey = env.PQSCEP_TLS_KEY;
-  if (env.PQSCEP_WORKERS) out.workers = env.PQSCEP_WORKERS;
-  if (env.PQSCEP_PQ_BACKEND) out.pqBackend = env.PQSCEP_PQ_BACKEND;
-  if (env.PQSCEP_ALLOW_LEGACY) out.allowLegacy = yes('PQSCEP_ALLOW_LEGACY', env.PQSCEP_ALLOW_LEGACY);
+  set('rateLimitPerAddress', 'PQSCEP_RATE_LIMIT');
+  const trustProxy = setting('PQSCEP_TRUST_PROXY');
+  if (trustProxy) out.trustProxy = yes('PQSCEP_TRUST_PROXY', trustProxy);
+  set('tlsCert', 'PQSCEP_TLS_CERT');
+  set('tlsKey', 'PQSCEP_TLS_KEY');
+  set('workers', 'PQSCEP_WORKERS');
+  set('pqBackend', 'PQSCEP_PQ_BACKEND');
+  const allowLegacy = setting('PQSCEP_ALLOW_LEGACY');
+  if (allowLegacy) out.allowLegacy = yes('PQSCEP_ALLOW_LEGACY', allowLegacy);
   return out;
 }
 

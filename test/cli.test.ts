@@ -280,6 +280,16 @@ describe('serve settings (src/config.ts): a number or a switch is read exactly, 
     expect(() => parseConfig(configFromEnv({ PQSCEP_PQ_BACKEND: 'bogus' }))).toThrow(/^invalid setting pqBackend: [^\n]*"noble"[^\n]*$/);
   });
 
+  it('PQSCEP_* values padded by an env file (CRLF line ends, spaces): trimmed like numbers and switches; a blank one counts as unset, like an empty one', () => {
+    // docker --env-file / systemd EnvironmentFile written on Windows: every value ends in \r.
+    const crlf = { PQSCEP_PQ_BACKEND: 'noble\r', PQSCEP_HOST: ' 0.0.0.0\r', PQSCEP_DATA: '/srv/pqscep\r', PQSCEP_RATE_LIMIT: '10/s\r', PQSCEP_PORT: '8443\r', PQSCEP_TRUST_PROXY: 'yes\r' };
+    expect(parseConfig(configFromEnv(crlf))).toMatchObject({ pqBackend: 'noble', host: '0.0.0.0', dataDir: '/srv/pqscep', rateLimitPerAddress: '10/s', port: 8443, trustProxy: true });
+    const blank = configFromEnv({ PQSCEP_PQ_BACKEND: ' ', PQSCEP_PORT: '\r', PQSCEP_TRUST_PROXY: ' ', PQSCEP_WORKERS: '\t', PQSCEP_HOST: ' ' });
+    expect(blank).toEqual({});
+    // Secrets are taken exactly as given.
+    expect(configFromEnv({ PQSCEP_CHALLENGE: ' s3cret ' })).toEqual({ challenge: ' s3cret ' });
+  });
+
   it('serve --port 0x10: exit 1 and one line, nothing listens and no data folder is made', async () => {
     const data = join(work, 'hex-port');
     const reason = expectOneLineError(await pqscep(['serve', '--port', '0x10', '--data', data, '--no-admin'], baseEnv(), 20_000));

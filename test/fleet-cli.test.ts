@@ -192,6 +192,10 @@ describe('pqscep fleet against a running server', () => {
     expect(await ok(['fleet', 'list', '--admin', s.admin], { ...baseEnv(), PQSCEP_ADMIN_TOKEN: TOKEN })).toBe(await ok(['fleet', 'list', ...viaData]));
   });
 
+  it('without --data takes PQSCEP_DATA as serve reads it: padded by an env file with CRLF lines', async () => {
+    expect(await ok(['fleet', 'list'], { ...baseEnv(), PQSCEP_DATA: ` ${data}\r` })).toBe(await ok(['fleet', 'list', ...viaData]));
+  });
+
   // Independent of each other and read-only: run side by side.
   it.concurrent.each([
     ['an unknown profile (--data)', () => ['fleet', 'set-profile', 'routers', 'nope', ...viaData], /^no profile named "nope"; profiles: classic-rsa, .*pq-ml-dsa-65/],

@@ -44,7 +44,7 @@ export async function withAdmin<T>(flags: TargetFlags, fn: (admin: FleetAdmin) =
     return fn(remoteAdmin(flags.admin, token));
   }
   if (flags.token !== undefined) throw new Error('--token goes with --admin URL');
-  const dir = flags.data ?? process.env.PQSCEP_DATA ?? 'data';
+  const dir = flags.data ?? (process.env.PQSCEP_DATA?.trim() || 'data'); // as serve reads it (src/config.ts)
   const file = join(dir, 'pqscep.db');
   if (!existsSync(file)) throw new Error(`no pqscep database in ${dir} (${file}): pass the server's --data folder, or start pqscep serve --data ${dir} once`);
   // The server also knows `flags` (what it runs without --profile); for the CLI only its name matters.
