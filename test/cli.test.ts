@@ -160,6 +160,12 @@ describe('pqscep errors before any server answers', () => {
     expect(reason).toContain(`127.0.0.1:${port}`);
   });
 
+  it('enroll --timeout 172800 (a request under --approval manual may wait out a weekend): accepted, as before the option was checked', async () => {
+    const port = await freePort(); // nothing listens: the option check passes, then the request fails
+    const reason = expectOneLineError(await pqscep(['enroll', '--url', `http://127.0.0.1:${port}/scep`, '--challenge', CHALLENGE, '--subject', 'CN=cli-4', '--out', join(work, 'weekend'), '--timeout', '172800']));
+    expect(reason).toContain(`127.0.0.1:${port}`);
+  });
+
   it('enroll / renew / caps / profile validate: a wrong option value or input file is named in one line before any request is sent', async () => {
     const port = await freePort(); // nothing listens: every refusal below must come before the network
     const url = `http://127.0.0.1:${port}/scep`;
@@ -175,8 +181,8 @@ describe('pqscep errors before any server answers', () => {
     const VECTOR_OTHER_KEY = join(ROOT, 'test', 'vectors', 'interop', 'interop-ra-key.pem');
     const renew = (cert: string, key: string) => pqscep(['renew', '--url', url, '--out', join(work, 'client-out'), '--cert', cert, '--key', key]);
     const cases: [Promise<CliResult>, string][] = [
-      [enroll('--timeout', 'abc'), 'invalid --timeout "abc": use a whole number of seconds from 1 to 86400'],
-      [enroll('--timeout', '1e999'), 'invalid --timeout "1e999": use a whole number of seconds from 1 to 86400'],
+      [enroll('--timeout', 'abc'), 'invalid --timeout "abc": use a whole number of seconds from 1 to 604800 (a week)'],
+      [enroll('--timeout', '1e999'), 'invalid --timeout "1e999": use a whole number of seconds from 1 to 604800 (a week)'],
       [enroll('--key-alg', 'ml-kem-768'), 'invalid --key-alg ml-kem-768: it cannot sign a CSR; choose one of: '],
       [pqscep(['enroll', '--url', url, '--challenge', CHALLENGE, '--subject', 'CN=x', '--out', file]), `invalid --out ${file}: ${file} is a file, not a folder`],
       [pqscep(['caps', '--url', 'notaurl']), 'invalid --url "notaurl": use e.g. http://127.0.0.1:8080/scep'],

@@ -54,9 +54,12 @@ export function checkUrl(text: string, option = '--url'): URL {
   return url;
 }
 
-/** A whole number of seconds in [1, 86400], as milliseconds. */
+/**
+ * A whole number of seconds in [1, 604800], as milliseconds. NOTE: a week, not a day: a request
+ * under `--approval manual` may wait out a weekend (and the poll interval stays at most 30 s).
+ */
 export function secondsOption(text: string, option: string): number {
   const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= 86_400)) throw new Error(`invalid ${option} ${JSON.stringify(text)}: use a whole number of seconds from 1 to 86400`);
+  if (!(n >= 1 && n <= 604_800)) throw new Error(`invalid ${option} ${JSON.stringify(text)}: use a whole number of seconds from 1 to 604800 (a week)`);
   return n * 1000;
 }
