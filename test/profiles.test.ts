@@ -118,7 +118,7 @@ describe('invalid profile files: the file, the field and the allowed values', ()
     ['client keys no listed signature fits (every CSR would be refused)', { ...base, signatures: ['ML-DSA-65'] }, 'clientKeys',
       /^rsa-2048, rsa-3072, rsa-4096: no algorithm in signatures \(ML-DSA-65\) signs with these keys, so their CSRs would always be refused$/],
     ['a CRL distribution point no client can fetch (RFC 5280 §4.2.1.13)', { ...base, certificate: { crlDistributionPoint: 'javascript:alert(1)' } }, 'certificate.crlDistributionPoint',
-      /^expected an http:\/\/, https:\/\/ or ldap:\/\/ URL$/],
+      /^expected an http:\/\/, https:\/\/, ftp:\/\/ or ldap:\/\/ URL$/],
     ['one client key of two without a signature', { ...base, clientKeys: ['rsa-2048', 'ml-dsa-65'] }, 'clientKeys',
       /^ml-dsa-65: no algorithm in signatures \(rsaEncryption, .*RSASSA-PSS\) signs with these keys/],
   ];
@@ -172,6 +172,21 @@ describe('invalid profile files: the file, the field and the allowed values', ()
     const p: Profile = parseProfile(JSON.stringify({ ...base, description: undefined }), '/x/site-a.json', registry);
     expect(p).toMatchObject({ name: 'site-a', source: '/x/site-a.json', description: '', replyEnvelope: 'require-kem', approval: 'auto', legacy: [] });
     expect(p.ca.validityYears).toBe(10);
+  });
+
+  it.each([
+    ['http', 'http://pki.example.com:8080/crl/default.crl'],
+    ['ldap, RFC 5280 §4.2.1.13\'s own example', 'ldap://ldap.example.com/cn=CA,dc=example,dc=com?certificateRevocationList;binary'],
+    ['ftp, which RFC 5280 §4.2.1.13 names beside HTTP', 'ftp://ftp.example.com/pki/ca.crl'],
+  ])('a CRL distribution point over %s is kept', (_, url) => {
+    const p = parseProfile(JSON.stringify({ ...base, certificate: { crlDistributionPoint: url } }), '/x/site-a.json', registry);
+    expect(p.certificate.crlDistributionPoint).toBe(url);
+  });
+
+  it('ECDSA P-384 client keys with ecdsa-with-SHA384 as the only signature load (same SPKI algorithm, id-ecPublicKey)', () => {
+    const ecc = shipped('modern-ecc');
+    const p = parseProfile(JSON.stringify({ ...ecc, clientKeys: ['ecdsa-p384'], signatures: ['ecdsa-with-SHA384'] }), '/x/site-a.json', registry);
+    expect(p.clientKeys).toEqual(['ecdsa-p384']);
   });
 });
 

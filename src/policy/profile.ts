@@ -50,8 +50,8 @@ export const ProfileSchema = z.strictObject({
     extendedKeyUsage: z.array(z.string().min(1)).default(['clientAuth']),
     /** SAN kinds a CSR may request (RFC 5280 §4.2.1.6); a CSR asking for another is refused. */
     sanTypes: z.array(z.enum(SAN_TYPES)).default([...SAN_TYPES]),
-    /** Where relying parties fetch the CRL (RFC 5280 §4.2.1.13): an http, https or ldap URI, nothing a client cannot fetch. */
-    crlDistributionPoint: z.url({ protocol: /^(https?|ldap)$/, error: 'expected an http://, https:// or ldap:// URL' }).optional(),
+    /** Where relying parties fetch the CRL (RFC 5280 §4.2.1.13): an http, https, ftp or ldap URI (the schemes that section names), nothing a client cannot fetch. */
+    crlDistributionPoint: z.url({ protocol: /^(https?|ftp|ldap)$/, error: 'expected an http://, https://, ftp:// or ldap:// URL' }).optional(),
   }).prefault({}),
   /** Who may enroll without a renewal (src/policy/validators.ts). */
   challenge: z.strictObject({
