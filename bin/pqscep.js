@@ -11,7 +11,7 @@ import { bundleIsFresh } from '../scripts/bundle-sources.js';
 const root = new URL('../', import.meta.url);
 const bundle = new URL('dist/pqscep.js', root);
 // as src/config.ts reads PQSCEP_* switches
-const forceSources = /^(1|true|yes)$/i.test(process.env.PQSCEP_SOURCES ?? '');
+const forceSources = /^\s*(1|true|yes|on)\s*$/i.test(process.env.PQSCEP_SOURCES ?? '');
 
 if (!forceSources && bundleIsFresh(fileURLToPath(root))) {
   await import(bundle.href);

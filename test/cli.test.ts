@@ -8,6 +8,7 @@
  * Leaves out: --approval manual / PENDING, --get (covered in protocol tests), logging format.
  */
 import { execFile } from 'node:child_process';
+import { ECDH, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseEnv, freePort, pqscep, ROOT, spawnServe, type CliResult, type ServeProcess } from './helpers/cli.ts';
 import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
+import { sameKey } from '../src/cli/enroll.ts';
 import { parseSignedData } from '../src/cms/signed-data.ts';
 import { readString } from '../src/scep/attributes.ts';
 import { MessageType, PkiStatus, ScepOid } from '../src/scep/message.ts';
@@ -224,6 +226,21 @@ describe('pqscep errors before any server answers', () => {
   it('PQSCEP_PORT=notanumber: exit 1 and one line naming the setting', async () => {
     const reason = expectOneLineError(await pqscep(['serve', '--data', join(work, 'bad-env-port')], { ...baseEnv(), PQSCEP_PORT: 'notanumber' }, 20_000));
     expect(reason).toMatch(/\bport\b/);
+  });
+});
+
+describe('pqscep renew: --key must be the key of --cert (RFC 5480 §2.2: an EC point compressed or not)', () => {
+  it('the same P-256 key in a compressed and an uncompressed SubjectPublicKeyInfo is one key; another key is not', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = publicKey.export({ format: 'der', type: 'spki' });
+    const point = ECDH.convertKey(spki.subarray(spki.length - 65), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const algorithm = spki.subarray(2, 2 + 21); // SEQUENCE { id-ecPublicKey, prime256v1 }
+    const compressed = Buffer.concat([Buffer.from([0x30, algorithm.length + 3 + point.length]), algorithm, Buffer.from([0x03, point.length + 1, 0]), point]);
+    expect(compressed.equals(spki)).toBe(false);
+    expect(sameKey(new Uint8Array(compressed), new Uint8Array(spki))).toBe(true);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+    expect(sameKey(new Uint8Array(other), new Uint8Array(spki))).toBe(false);
+    expect(sameKey(new Uint8Array([0x30, 0]), new Uint8Array(spki))).toBe(false); // unreadable: bytes decide
   });
 });
 

@@ -7,6 +7,7 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
+import { createPublicKey } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALGORITHMS } from '../../algorithms/index.ts';
@@ -109,13 +110,27 @@ function loadKey(reg: ReturnType<typeof registry>, path: string): PrivateKeyHand
   throw new Error(`${path}: private key of an unsupported type`);
 }
 
+/**
+ * The same public key in two SubjectPublicKeyInfos: equal bytes, or (another CA may encode an EC
+ * point compressed, RFC 5480 §2.2) equal keys once node:crypto has read both; a key it cannot
+ * read (a post-quantum key before Node 24) has one encoding, so its bytes decide.
+ */
+export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  if (equalBytes(a, b)) return true;
+  try {
+    return createPublicKey({ key: Buffer.from(a), format: 'der', type: 'spki' }).equals(createPublicKey({ key: Buffer.from(b), format: 'der', type: 'spki' }));
+  } catch {
+    return false;
+  }
+}
+
 export async function renewCommand(flags: EnrollFlags): Promise<void> {
   if (!flags.cert || !flags.key) throw new Error('renew needs --cert and --key of the current certificate');
   const reg = registry();
   const certificate = loadCertificate(flags.cert);
   const oldKey = loadKey(reg, flags.key);
   // RFC 8894 §3.3.1.2: the RenewalReq is signed with the current certificate's key; another key's signature would only come back as badMessageCheck.
-  if (!equalBytes(spkiOf(certificate), oldKey.spki)) throw new Error(`--key ${flags.key} is not the key of --cert ${flags.cert}: give the private key the current certificate was issued for`);
+  if (!sameKey(spkiOf(certificate), oldKey.spki)) throw new Error(`--key ${flags.key} is not the key of --cert ${flags.cert}: give the private key the current certificate was issued for`);
   // a renewal keeps the current key type unless --key-alg names another (never a silent switch to RSA)
   const keyAlg = flags.keyAlg === undefined || flags.keyAlg === 'same' ? oldKey.keyType : flags.keyAlg;
   const keyType = flags.reuseKey ? undefined : keyTypeOf(reg, keyAlg);
