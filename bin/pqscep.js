@@ -4,7 +4,7 @@
 // thread. When the bundle is missing, or the source files are not those it was built from
 // (edited, added, removed, or an older copy put back: scripts/bundle-sources.js), it runs the
 // TypeScript sources through tsx instead, never stale code.
-// PQSCEP_SOURCES=1 (or true, yes) forces the sources.
+// PQSCEP_SOURCES=1 (or true, yes, on) forces the sources.
 import { fileURLToPath } from 'node:url';
 import { bundleIsFresh } from '../scripts/bundle-sources.js';
 
