@@ -5,8 +5,9 @@
  * What: certificates, answered transactions, pending requests and CRL numbers in one SQLite file
  * (or `':memory:'`); fleets, the audit log and client records come from `sqlite-fleets.ts`
  * (schema version 2), challenges from `sqlite-lifecycle.ts` (version 3), the fleet of each
- * transaction from `sqlite-schema-v4.ts` (version 4). The schema version lives in `PRAGMA user_version` so later releases can
- * migrate step by step; a file written by a newer schema is refused rather than guessed at.
+ * transaction from `sqlite-schema-v4.ts` (version 4). The schema version lives in `PRAGMA
+ * user_version` so later releases can migrate step by step; a file written by a newer schema, or
+ * not by pqscep, is refused rather than guessed at (`sqlite-open.ts`).
  *
  * Why: the server must only acknowledge a reply once its rows are durable, and the CLI may open
  * the same file from another process while the server runs. Hence `journal_mode = WAL`,
@@ -32,8 +33,9 @@
  * they are short and local).
  * @module
  */
-import { statSync } from 'node:fs';
-import { openSqlite, UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
+import { UniqueConstraintError, type Row, type SqliteDatabase } from './sqlite-driver.ts';
+import { newerSchema, openPqscepFile } from './sqlite-open.ts';
+export { StoreOpenError } from './sqlite-open.ts';
 import { auditAppender, SCHEMA_V2, sqliteFleets } from './sqlite-fleets.ts';
 import { SCHEMA_V3, sqliteLifecycle } from './sqlite-lifecycle.ts';
 import { SCHEMA_V4 } from './sqlite-schema-v4.ts';
@@ -147,37 +149,11 @@ function toPending(r: Row): PendingRequest {
   };
 }
 
-/** A file that cannot be opened as a pqscep store; the message names it, on one line. */
-export class StoreOpenError extends Error {
-  override readonly name = 'StoreOpenError';
-}
-
-/**
- * Refuses, before anything is written, a file that is not ours: not SQLite at all, another
- * program's database (tables but no schema version: every pqscep file has one, set in the
- * transaction that made its tables), or one from a newer schema.
- */
-function checkIsStore(db: SqliteDatabase): void {
-  let version: number;
-  let tables: string[];
-  try {
-    version = db.getPragma('user_version') as number;
-    tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all().map((r) => String(r.name));
-  } catch (err) {
-    const reason = /not a database|malformed|encrypted/i.test((err as Error).message) ? 'not an SQLite database' : (err as Error).message.split('\n')[0];
-    throw new StoreOpenError(`not a pqscep store (${reason})`, { cause: err });
-  }
-  if (version > SCHEMA_VERSION) throw new StoreOpenError(`schema version ${version} is newer than this pqscep supports (${SCHEMA_VERSION}): use a newer pqscep`);
-  if (version === 0 && tables.length > 0) {
-    throw new StoreOpenError(`not a pqscep store: it holds other tables (${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}) and no pqscep schema version`);
-  }
-}
-
 function migrate(db: SqliteDatabase): void {
   db.transaction(() => {
     const version = db.getPragma('user_version') as number;
     if (version > SCHEMA_VERSION) {
-      throw new StoreOpenError(`schema version ${version} is newer than this pqscep supports (${SCHEMA_VERSION}): use a newer pqscep`);
+      throw newerSchema(version, SCHEMA_VERSION);
     }
     if (version < 1) db.exec(SCHEMA_V1);
     if (version < 2) db.exec(SCHEMA_V2); // adds tables, and two certificate columns
@@ -189,28 +165,11 @@ function migrate(db: SqliteDatabase): void {
 
 /** Opens (creating if needed) the SQLite store at `path`; `':memory:'` gives a private store. */
 export function openSqliteStore(path: string): Store {
-  // Errors name the file, on one line: `<path>: not a pqscep store (...)` (StoreOpenError).
-  const refuse = (err: unknown): never => {
-    const reason = err instanceof StoreOpenError ? err.message : `cannot open (${(err as Error).message.split('\n')[0]})`;
-    throw new StoreOpenError(`${path}: ${reason}`, { cause: err });
-  };
-  if (path !== ':memory:' && statSync(path, { throwIfNoEntry: false })?.isDirectory()) refuse(new StoreOpenError('is a folder, not a pqscep database file'));
-  let db: SqliteDatabase;
-  try {
-    db = openSqlite(path);
-  } catch (err) {
-    return refuse(err);
-  }
-  try {
-    db.setPragma('busy_timeout', 5000); // the CLI may hold the write lock briefly
-    checkIsStore(db); // before the first write (journal_mode below is one)
-    db.setPragma('journal_mode', 'WAL'); // ':memory:' stays 'memory', which is fine
-    db.setPragma('synchronous', 'FULL');
-    migrate(db);
-  } catch (err) {
-    db.close();
-    refuse(err);
-  }
+  const db = openPqscepFile(path, SCHEMA_VERSION, (d) => {
+    d.setPragma('journal_mode', 'WAL'); // ':memory:' stays 'memory', which is fine
+    d.setPragma('synchronous', 'FULL');
+    migrate(d);
+  });
 
   const q = {
     insertCert: db.prepare(`INSERT INTO certificates (serial, subject, sans, not_before, not_after,
