@@ -23,13 +23,16 @@ const duration = (minMs: number, maxMs: number) =>
   });
 
 /**
- * A whole number within [min, max]: a number, or text of decimal digits (spaces around are
- * fine). NOTE: not z.coerce.number(): Number() reads '0x10' as 16, '1e3' as 1000 and '' as 0,
- * so `--port 0x10` would listen on 16 and `--port ''` on a random port.
+ * A whole number written in decimal digits (spaces around allowed), else NaN. NOTE: not
+ * Number() (nor z.coerce.number()), which reads '0x10' as 16, '1e3' as 1000 and '' as 0, so
+ * `--port 0x10` would listen on 16 and `--port ''` on a random port. The CLI reads its numbers so too.
  */
+export const decimal = (text: string): number => (/^\s*\d+\s*$/.test(text) ? Number(text) : NaN);
+
+/** A whole number within [min, max]: a number, or text of decimal digits ({@link decimal}). */
 const wholeNumber = (min: number, max: number) =>
   z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    const n = typeof value === 'number' ? value : decimal(value);
     if (!Number.isSafeInteger(n) || n < min || n > max) {
       ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 32) : value)})` });
       return z.NEVER;
@@ -105,7 +108,7 @@ export type ServerConfig = z.infer<typeof ConfigSchema>;
  * Anything else is a mistake, refused rather than read as off.
  */
 function yes(name: string, value: string): boolean {
-  const v = value.trim().toLowerCase();
+  const v = value.toLowerCase(); // trimmed by configFromEnv
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`invalid setting ${name}: must be 1, true, yes, on or 0, false, no, off (got ${JSON.stringify(value.slice(0, 32))})`);
@@ -131,14 +134,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rec
   set('adminHost', 'PQSCEP_ADMIN_HOST');
   if (env.PQSCEP_ADMIN_TOKEN) out.adminToken = env.PQSCEP_ADMIN_TOKEN;
   set('rateLimitPerAddress', 'PQSCEP_RATE_LIMIT');
-  const trustProxy = setting('PQSCEP_TRUST_PROXY');
-  if (trustProxy) out.trustProxy = yes('PQSCEP_TRUST_PROXY', trustProxy);
+  const setSwitch = (key: keyof ServerConfig, name: string) => {
+    const value = setting(name);
+    if (value !== undefined) out[key] = yes(name, value);
+  };
+  setSwitch('trustProxy', 'PQSCEP_TRUST_PROXY');
   set('tlsCert', 'PQSCEP_TLS_CERT');
   set('tlsKey', 'PQSCEP_TLS_KEY');
   set('workers', 'PQSCEP_WORKERS');
   set('pqBackend', 'PQSCEP_PQ_BACKEND');
-  const allowLegacy = setting('PQSCEP_ALLOW_LEGACY');
-  if (allowLegacy) out.allowLegacy = yes('PQSCEP_ALLOW_LEGACY', allowLegacy);
+  setSwitch('allowLegacy', 'PQSCEP_ALLOW_LEGACY');
   return out;
 }
 

@@ -9,9 +9,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileInTheWay } from './fs-reasons.ts';
 import { ALGORITHMS } from '../algorithms/index.ts';
 import { createAdminApp, createApp } from './app.ts';
 import { createListener, Drain, loadTls } from './http/listener.ts';
@@ -139,9 +140,7 @@ function makeDataDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    let p = resolve(dir);
-    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-    const reason = existsSync(p) && !statSync(p).isDirectory() ? `${p} is a file, not a folder` : `cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    const reason = fileInTheWay(dir) ?? `cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
     throw new ConfigError(`invalid setting dataDir (--data): ${reason}`);
   }
 }

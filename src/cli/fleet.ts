@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../config.ts';
+import { decimal, parseConfig } from '../config.ts';
 import { localAdmin, type AuditView, type FleetAdmin, type FleetView, type RollbackView } from '../fleet/admin-ops.ts';
 import { flagsProfile } from '../fleet/fleet-env.ts';
 import { parseDuration } from '../fleet/fleet-ops.ts';
@@ -129,7 +129,7 @@ export function formatAudit(records: readonly AuditView[]): string {
 }
 
 export async function auditList(flags: TargetFlags & { json?: boolean; from?: string }): Promise<void> {
-  const from = flags.from === undefined ? undefined : /^\s*\d+\s*$/.test(flags.from) ? Number(flags.from) : NaN; // not Number(): it reads 0x10 as 16
+  const from = flags.from === undefined ? undefined : decimal(flags.from);
   if (from !== undefined && !(Number.isSafeInteger(from) && from >= 1)) throw new Error(`invalid --from ${JSON.stringify(flags.from)}: use a sequence number from 1`);
   const records = await withAdmin(flags, (a) => a.audit(from));
   if (flags.json) json(records);

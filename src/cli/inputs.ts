@@ -5,28 +5,16 @@
  * Leaves out: what a file must contain (the command that reads it says so).
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-
-/** Why a path cannot be read or made, from the errno code, in words. */
-const REASONS: Readonly<Record<string, string>> = Object.freeze({
-  ENOENT: 'no such file',
-  EISDIR: 'it is a folder',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the name is too long',
-});
-
-const reasonOf = (err: unknown) => REASONS[(err as NodeJS.ErrnoException).code ?? ''] ?? (err as Error).message.split('\n')[0];
+import { mkdirSync, readFileSync } from 'node:fs';
+import { decimal } from '../config.ts';
+import { fileInTheWay, fsReason } from '../fs-reasons.ts';
 
 /** The text of `path`, the value of `option` (e.g. '--cert'). */
 export function readCliFile(path: string, option: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${option} ${path}: ${reasonOf(err)}`);
+    throw new Error(`cannot read ${option} ${path}: ${fsReason(err)}`);
   }
 }
 
@@ -35,10 +23,7 @@ export function makeOutFolder(dir: string, option = '--out'): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    let p = resolve(dir);
-    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-    const reason = existsSync(p) && !statSync(p).isDirectory() ? `${p} is a file, not a folder` : reasonOf(err);
-    throw new Error(`invalid ${option} ${dir}: ${reason}`);
+    throw new Error(`invalid ${option} ${dir}: ${fileInTheWay(dir) ?? fsReason(err)}`);
   }
 }
 
@@ -59,7 +44,7 @@ export function checkUrl(text: string, option = '--url'): URL {
  * under `--approval manual` may wait out a weekend (and the poll interval stays at most 30 s).
  */
 export function secondsOption(text: string, option: string): number {
-  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  const n = decimal(text);
   if (!(n >= 1 && n <= 604_800)) throw new Error(`invalid ${option} ${JSON.stringify(text)}: use a whole number of seconds from 1 to 604800 (a week)`);
   return n * 1000;
 }
